@@ -1,0 +1,3 @@
+from logreg_cli.cli import run
+
+run()

@@ -1,0 +1,250 @@
+"""The configuration: every key, its type, its default and what it means.
+
+A config file is YAML with the sections ``data``, ``featurizer`` and
+``trainer``. Every key has a default, so a file needs only the keys it
+changes, and no file is needed at all. Unknown keys and values of the wrong
+type are errors that name the key and the file. ``--set section.key=value``
+overrides one key; the value is read as a YAML scalar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from logreg_cli.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def _key(default: Any, help: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None,
+         exclusive: bool = False, maximum: float | None = None) -> Any:
+    """Declare one config key with its default, one-line help and allowed range."""
+    metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive": exclusive, "maximum": maximum}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class DataConfig:
+    """Where the corpora are and how to read them."""
+
+    train: str | None = _key(None, "training corpus file; null means the file given on the command line")
+    validation: str | None = _key(None, "validation corpus for early stopping; null splits trainer.validation_fraction off the training corpus")
+    test: str | None = _key(None, "test corpus that `logreg train -c CONFIG` evaluates after training; null skips the test")
+    format: str = _key("auto", "file format; auto picks it from the file extension",
+                       choices=("auto", "tsv", "csv", "jsonl", "fasttext", "folder", "text"))
+    encoding: str = _key("utf-8", "text encoding of the corpus files, any Python codec name (latin-1, cp1252, ...)")
+    encoding_errors: str = _key("strict", "what an undecodable byte does: strict stops with an error naming the line",
+                                choices=("strict", "replace", "ignore"))
+    label_column: Union[int, str] = _key(0, "TSV: 0-based column of the label; CSV: header name or index")
+    text_column: Union[int, str] = _key(1, "TSV: 0-based column of the text; CSV: header name or index")
+    header: bool = _key(False, "TSV only: the first line is a header and is skipped")
+    label_key: str = _key("label", "JSON Lines: key of the label")
+    text_key: str = _key("text", "JSON Lines: key of the text")
+    fasttext_prefix: str = _key("__label__", "fastText format: the prefix that marks a label")
+
+
+@dataclass
+class FeaturizerConfig:
+    """How documents become feature vectors. Feature 0 is always the bias feature."""
+
+    lowercase: bool = _key(True, "fold case (Unicode case folding) before tokenizing")
+    token_pattern: str | None = _key(None, "regular expression for one token; null uses the built-in Unicode-aware pattern")
+    normalization: str | None = _key("NFKC", "Unicode normalization applied before tokenizing; null for none",
+                                     choices=(None, "NFC", "NFKC", "NFD", "NFKD"))
+    replace_numbers: bool = _key(False, "replace number tokens by the token <num>")
+    replace_urls: bool = _key(False, "replace URLs by the token <url>")
+    min_count: int = _key(1, "keep tokens that occur at least this many times in the training corpus", minimum=1)
+    max_features: int | None = _key(None, "keep at most this many tokens, the most frequent first; null keeps all", minimum=1)
+    values: str = _key("binary", "feature value: counts, binary (1 if the token occurs) or tfidf",
+                       choices=("counts", "binary", "tfidf"))
+    sublinear_tf: bool = _key(False, "tfidf only: use 1 + log(count) instead of the count")
+    normalize: str = _key("l2", "scale each document's vector to unit L2 norm (the bias feature is left out of the norm and stays 1); none keeps raw values",
+                          choices=("none", "l2"))
+
+
+@dataclass
+class TrainerConfig:
+    """How the weights are fitted."""
+
+    model: str = _key("auto", "binary (sigmoid) or softmax; auto picks binary for two labels and softmax for more",
+                      choices=("auto", "binary", "softmax"))
+    method: str = _key("minibatch", "gradient descent: batch (all documents per step), stochastic (one document per step) or minibatch",
+                       choices=("batch", "stochastic", "minibatch"))
+    learning_rate: float = _key(0.5, "step size of gradient descent", minimum=0.0, exclusive=True)
+    batch_size: int = _key(32, "documents per step for method minibatch", minimum=1)
+    max_epochs: int = _key(50, "upper bound on passes over the training corpus", minimum=1)
+    l2: float = _key(1e-5, "L2 strength: the loss adds l2 * (sum of squared weights), bias excluded; 0 disables", minimum=0.0)
+    tolerance: float = _key(1e-8, "stop when the squared norm of the full gradient falls below this after an epoch; 0 disables", minimum=0.0)
+    patience: int = _key(3, "stop after this many epochs without a lower validation loss; 0 disables early stopping", minimum=0)
+    min_delta: float = _key(0.0, "smallest decrease of the validation loss that counts as an improvement", minimum=0.0)
+    validation_fraction: float = _key(0.1, "share of the training corpus held out for early stopping when data.validation is null; 0 holds out nothing",
+                                      minimum=0.0, maximum=0.9)
+    seed: int = _key(0, "seed of the random generator for the validation split and the shuffling")
+
+
+@dataclass
+class Config:
+    """The whole configuration, one attribute per section."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    featurizer: FeaturizerConfig = field(default_factory=FeaturizerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "featurizer": FeaturizerConfig, "trainer": TrainerConfig}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML config file (or none) and apply ``section.key=value`` overrides.
+
+    Raises
+    ------
+    ConfigError
+        For a missing or invalid file, an unknown section or key, a value of
+        the wrong type or out of range, or a malformed override.
+    """
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        raw = _read_yaml(Path(path))
+    config = Config()
+    for section_name, values in raw.items():
+        if section_name not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section '{section_name}'; the sections are {', '.join(SECTIONS)}")
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section '{section_name}' must be a mapping of keys to values")
+        for key, value in values.items():
+            _assign(config, section_name, str(key), value, source)
+    for override in overrides:
+        name, separator, text = override.partition("=")
+        if not separator or "." not in name:
+            raise ConfigError(f"--set {override}: expected section.key=value, for example --set trainer.l2=0.001")
+        section_name, _, key = name.strip().partition(".")
+        if section_name not in SECTIONS:
+            raise ConfigError(f"--set {override}: unknown section '{section_name}'; the sections are {', '.join(SECTIONS)}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        _assign(config, section_name, key, value, f"--set {override}")
+        logger.info("override %s.%s = %r", section_name, key, getattr(getattr(config, section_name), key))
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a YAML config file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: config file is not valid UTF-8 (byte {error.start}); save it as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{where}: invalid YAML ({problem})") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping with the sections {', '.join(SECTIONS)}")
+    return raw
+
+
+def _assign(config: Config, section_name: str, key: str, value: Any, source: str) -> None:
+    section = getattr(config, section_name)
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    if key not in fields:
+        raise ConfigError(
+            f"{source}: unknown key '{section_name}.{key}'; the keys of '{section_name}' are {', '.join(fields)}"
+        )
+    hint = get_type_hints(type(section))[key]
+    checked = _check_value(f"{section_name}.{key}", value, hint, fields[key].metadata, source)
+    setattr(section, key, checked)
+
+
+def _allowed_types(hint: Any) -> tuple[type, ...]:
+    if get_origin(hint) is Union or str(get_origin(hint)) == "<class 'types.UnionType'>":
+        return tuple(get_args(hint))
+    return (hint,)
+
+
+def _check_value(name: str, value: Any, hint: Any, metadata: Any, source: str) -> Any:
+    allowed = _allowed_types(hint)
+    value = _coerce(value, allowed)
+    if value is None and type(None) not in allowed:
+        raise ConfigError(f"{source}: {name} must not be null")
+    if value is not None and not any(_is_instance(value, t) for t in allowed if t is not type(None)):
+        expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+        raise ConfigError(f"{source}: {name} must be {expected}, got {value!r}")
+    choices = metadata.get("choices") or ()
+    if choices and value not in choices:
+        shown = ", ".join("null" if c is None else str(c) for c in choices)
+        raise ConfigError(f"{source}: {name} must be one of {shown}, got {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ConfigError(f"{source}: {name} must be a finite number, got {value!r}")
+        minimum, maximum = metadata.get("minimum"), metadata.get("maximum")
+        if minimum is not None:
+            if metadata.get("exclusive") and value <= minimum:
+                raise ConfigError(f"{source}: {name} must be greater than {minimum}, got {value!r}")
+            if value < minimum:
+                raise ConfigError(f"{source}: {name} must be at least {minimum}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{source}: {name} must be at most {maximum}, got {value!r}")
+    return value
+
+
+def _coerce(value: Any, allowed: tuple[type, ...]) -> Any:
+    # PyYAML reads 1e-4 (no dot) as a string, so a float key accepts numeric strings; an integral float fits an int key.
+    if isinstance(value, str) and float in allowed and str not in allowed:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if isinstance(value, int) and not isinstance(value, bool) and float in allowed and int not in allowed:
+        return float(value)
+    if isinstance(value, float) and int in allowed and float not in allowed and value.is_integer():
+        return int(value)
+    return value
+
+
+def _is_instance(value: Any, expected: type) -> bool:
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, float)
+    return isinstance(value, expected)
+
+
+def describe_defaults() -> str:
+    """Return a complete YAML config with every key, its default and a one-line comment."""
+    lines = ["# logreg-cli configuration: every key with its default."]
+    for section_name, section_type in SECTIONS.items():
+        lines.append(f"{section_name}:")
+        for f in dataclasses.fields(section_type):
+            default = yaml.safe_dump(f.default, default_flow_style=True).strip().removesuffix("...").strip()
+            lines.append(f"  # {f.metadata['help']}")
+            choices = f.metadata.get("choices")
+            if choices:
+                lines.append("  # one of: " + ", ".join("null" if c is None else str(c) for c in choices))
+            lines.append(f"  {f.name}: {default}")
+    return "\n".join(lines) + "\n"

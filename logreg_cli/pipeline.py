@@ -1,0 +1,273 @@
+"""The steps behind the commands: read, featurize, split, train, evaluate, predict.
+
+Each function takes the resolved config and file paths, calls the core
+modules and returns values; ``cli.py`` only parses options and prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from logreg_cli.config import Config
+from logreg_cli.data import Corpus, ReadOptions, find_duplicates, read_corpus, read_documents
+from logreg_cli.errors import DataError, ModelFileError
+from logreg_cli.featurize import Featurizer
+from logreg_cli.metrics import ClassificationReport, evaluate
+from logreg_cli.model import FeaturesFile, LogisticModel, is_features_file
+from logreg_cli.sparse import CSRMatrix
+from logreg_cli.train import EpochRecord, TrainResult, initial_weights, train
+
+logger = logging.getLogger(__name__)
+
+
+def read_options(config: Config) -> ReadOptions:
+    """Return the reader settings of the ``data`` section."""
+    data = config.data
+    return ReadOptions(
+        format=data.format, encoding=data.encoding, encoding_errors=data.encoding_errors,
+        label_column=data.label_column, text_column=data.text_column, header=data.header,
+        label_key=data.label_key, text_key=data.text_key, fasttext_prefix=data.fasttext_prefix,
+    )
+
+
+def read_training_corpus(path: str, config: Config) -> Corpus:
+    """Read a labelled corpus and check that it can be trained on.
+
+    Raises
+    ------
+    DataError
+        When the corpus has no documents or a single label.
+    """
+    corpus = read_corpus(path, read_options(config))
+    if not corpus.documents:
+        raise DataError(f"{_name(path)}: no documents found; each line must be 'label<TAB>text'")
+    counts = Counter(corpus.labels)
+    if len(counts) < 2:
+        (label, count), = counts.items()
+        raise DataError(
+            f"{_name(path)} has only one label ('{label}', {count} documents); "
+            "a classifier needs documents of at least 2 labels"
+        )
+    for message in find_duplicates(corpus):
+        logger.warning(message)
+    return corpus
+
+
+def label_indices(labels: Sequence[str], names: Sequence[str], *, source: str) -> np.ndarray:
+    """Map label names to their positions in ``names``, shape ``(n_documents,)``."""
+    position = {name: index for index, name in enumerate(names)}
+    try:
+        return np.fromiter((position[label] for label in labels), dtype=np.int64, count=len(labels))
+    except KeyError as error:
+        raise DataError(f"{source}: label {error} is not one of the model's labels ({', '.join(names)})") from None
+
+
+def featurize_corpus(corpus: Corpus, config: Config, featurizer: Featurizer | None = None,
+                     labels: Sequence[str] | None = None) -> FeaturesFile:
+    """Fit a featurizer on ``corpus`` (or apply a given one) and return its features file."""
+    source = _name(corpus.path)
+    if featurizer is None:
+        featurizer = Featurizer(config.featurizer)
+        X = featurizer.fit_transform(corpus.documents, source=source)
+    else:
+        X = featurizer.transform(corpus.documents)
+    names = list(labels) if labels is not None else sorted(set(corpus.labels))
+    return FeaturesFile(X, label_indices(corpus.labels, names, source=source), names, featurizer)
+
+
+def split_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split row indices into training and validation, stratified by label.
+
+    Each label gives ``round(fraction * count)`` documents to validation, but
+    always leaves at least one in training. Returns sorted index arrays.
+    """
+    rng = np.random.default_rng(seed)
+    validation = []
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        take = min(int(round(fraction * rows.size)), rows.size - 1)
+        validation.append(rng.permutation(rows)[:take])
+    val_rows = np.sort(np.concatenate(validation)) if validation else np.array([], dtype=np.int64)
+    train_rows = np.setdiff1d(np.arange(y.size), val_rows)
+    return train_rows, val_rows
+
+
+@dataclass
+class TrainOutcome:
+    """A trained model and how training went."""
+
+    model: LogisticModel
+    result: TrainResult
+    n_train: int
+    n_validation: int
+
+
+def train_from_config(
+    config: Config,
+    *,
+    show_progress: bool = False,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    resume: LogisticModel | None = None,
+) -> TrainOutcome:
+    """Read ``config.data.train`` (a corpus or a features file), fit a model and return it.
+
+    The featurizer is fitted on the training part only, after the validation
+    part has been split off, so validation measures unseen documents.
+    """
+    train_path = config.data.train
+    if train_path is None:
+        raise DataError("no training corpus given; pass a file or set data.train in the config")
+    trainer = config.trainer
+    validation_path = config.data.validation
+
+    if is_features_file(train_path):
+        features = FeaturesFile.load(train_path)
+        if resume is not None:
+            check_same_featurizer(resume, features.featurizer, train_path)
+        train_rows, val_rows = _validation_rows(features.y, config, validation_path)
+        X, y = features.X.take_rows(train_rows), features.y[train_rows]
+        X_val, y_val = features.X.take_rows(val_rows), features.y[val_rows]
+        featurizer, labels = features.featurizer, features.labels
+        if validation_path is not None:
+            X_val, y_val = _validation_from_file(validation_path, config, featurizer, labels)
+    else:
+        corpus = read_training_corpus(train_path, config)
+        labels = resume.labels if resume is not None else sorted(set(corpus.labels))
+        y_all = label_indices(corpus.labels, labels, source=_name(train_path))
+        train_rows, val_rows = _validation_rows(y_all, config, validation_path)
+        train_part = _subset(corpus, train_rows)
+        if resume is not None:
+            featurizer = resume.featurizer
+            X = featurizer.transform(train_part.documents)
+        else:
+            featurizer = Featurizer(config.featurizer)
+            X = featurizer.fit_transform(train_part.documents, source=_name(train_path))
+        y = y_all[train_rows]
+        if validation_path is not None:
+            X_val, y_val = _validation_from_file(validation_path, config, featurizer, labels)
+        else:
+            X_val, y_val = featurizer.transform(_subset(corpus, val_rows).documents), y_all[val_rows]
+
+    if len(set(y.tolist())) < 2:
+        raise DataError(f"{_name(train_path)}: the training part holds a single label; add documents of other labels")
+    kind = trainer.model
+    if kind == "auto":
+        kind = "binary" if len(labels) == 2 else "softmax"
+    if kind == "binary" and len(labels) != 2:
+        raise DataError(f"trainer.model is binary but {_name(train_path)} has {len(labels)} labels; use softmax or auto")
+    if resume is not None:
+        weights = resume.weights
+        if (weights.ndim == 1) != (kind == "binary"):
+            raise ModelFileError(f"cannot resume a {resume.kind} model as a {kind} model; set trainer.model: {resume.kind}")
+    else:
+        weights = initial_weights(featurizer.n_features, len(labels), kind)
+    logger.info(
+        "training a %s model: %d documents, %d validation documents, %d features, %d labels",
+        kind, X.n_rows, X_val.n_rows, X.n_columns, len(labels),
+    )
+    result = train(X, y, weights, trainer, X_val=X_val, y_val=y_val, show_progress=show_progress, on_epoch=on_epoch)
+    model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary())
+    return TrainOutcome(model, result, X.n_rows, X_val.n_rows)
+
+
+def _validation_rows(y: np.ndarray, config: Config, validation_path: str | None) -> tuple[np.ndarray, np.ndarray]:
+    fraction = config.trainer.validation_fraction
+    if validation_path is not None or fraction == 0.0:
+        return np.arange(y.size), np.array([], dtype=np.int64)
+    return split_validation(y, fraction, config.trainer.seed)
+
+
+def _validation_from_file(path: str, config: Config, featurizer: Featurizer,
+                          labels: Sequence[str]) -> tuple[CSRMatrix, np.ndarray]:
+    if is_features_file(path):
+        features = FeaturesFile.load(path)
+        check_same_featurizer_arrays(featurizer, features.featurizer, path)
+        return features.X, label_indices([features.labels[i] for i in features.y], labels, source=path)
+    corpus = read_corpus(path, read_options(config))
+    known = set(labels)
+    keep = [i for i, label in enumerate(corpus.labels) if label in known]
+    if len(keep) < len(corpus.labels):
+        logger.warning("%s: left out %d validation documents whose label was not seen in training",
+                       _name(path), len(corpus.labels) - len(keep))
+    corpus = _subset(corpus, np.array(keep, dtype=np.int64))
+    return featurizer.transform(corpus.documents), label_indices(corpus.labels, labels, source=path)
+
+
+def _subset(corpus: Corpus, rows: np.ndarray) -> Corpus:
+    picked = rows.tolist()
+    return dataclasses.replace(
+        corpus,
+        documents=[corpus.documents[i] for i in picked],
+        labels=[corpus.labels[i] for i in picked],
+        line_numbers=[corpus.line_numbers[i] for i in picked],
+    )
+
+
+def check_same_featurizer(model: LogisticModel, featurizer: Featurizer, source: str) -> None:
+    check_same_featurizer_arrays(model.featurizer, featurizer, source)
+
+
+def check_same_featurizer_arrays(expected: Featurizer, found: Featurizer, source: str) -> None:
+    """Raise ModelFileError unless ``found`` makes the same columns as ``expected``."""
+    if expected.fingerprint() == found.fingerprint():
+        return
+    widths = ""
+    if expected.n_features != found.n_features:
+        widths = f" ({found.n_features} features, the model has {expected.n_features})"
+    raise ModelFileError(
+        f"{source}: features were built with featurizer {found.fingerprint()[:12]}{widths} but the model expects "
+        f"{expected.fingerprint()[:12]}; featurize the raw text with the model "
+        "(logreg featurize --vocabulary-from MODEL) or pass the text file itself"
+    )
+
+
+@dataclass
+class Predictions:
+    """Predicted label indices and probabilities of a corpus, with the true labels when known."""
+
+    predicted: np.ndarray  # (n_documents,) label indices into model.labels
+    probabilities: np.ndarray  # (n_documents, n_labels)
+    true_labels: list[str] | None
+    source: str
+
+
+def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: bool) -> Predictions:
+    """Predict every document of a text file or a features file.
+
+    With ``labelled`` the file must carry labels (for ``eval``); otherwise a
+    labelled file's labels are ignored and bare text lines are accepted.
+    """
+    if path != "-" and is_features_file(path):
+        features = FeaturesFile.load(path)
+        check_same_featurizer_arrays(model.featurizer, features.featurizer, path)
+        X = features.X
+        true_labels = [features.labels[i] for i in features.y]
+    elif labelled:
+        corpus = read_corpus(path, read_options(config))
+        X, true_labels = model.featurizer.transform(corpus.documents), corpus.labels
+    else:
+        documents, true_labels = read_documents(path, read_options(config))
+        X = model.featurizer.transform(documents)
+    probabilities = model.predict_probabilities(X)
+    return Predictions(np.argmax(probabilities, axis=1), probabilities, true_labels, path)
+
+
+def evaluate_file(model: LogisticModel, path: str, config: Config) -> ClassificationReport:
+    """Predict a labelled file and compare with its labels."""
+    predictions = predict_file(model, path, config, labelled=True)
+    assert predictions.true_labels is not None
+    if not predictions.true_labels:
+        raise DataError(f"{_name(path)}: no documents to evaluate")
+    predicted = [model.labels[i] for i in predictions.predicted]
+    return evaluate(predictions.true_labels, predicted, model.labels, probabilities=predictions.probabilities)
+
+
+def _name(path: str | Path) -> str:
+    return "<stdin>" if str(path) == "-" else str(path)

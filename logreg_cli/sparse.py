@@ -1,0 +1,171 @@
+"""A small compressed sparse row (CSR) matrix in NumPy.
+
+Only what featurizing and training need: products with dense weights, row
+gathers for shuffling and batches, and stacking. The arrays follow the layout
+of ``scipy.sparse.csr_matrix`` (``data``, ``indices``, ``indptr``, ``shape``),
+so ``scipy.sparse.load_npz`` opens the features files we write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+INDEX_DTYPE = np.int64
+# Stored values times weight columns multiplied at once in ``dot``: bounds its temporary memory (8 bytes each).
+DOT_BLOCK_VALUES = 1 << 21
+
+
+def _width(weights: np.ndarray) -> int:
+    return 1 if weights.ndim == 1 else weights.shape[1]
+
+
+@dataclass
+class CSRMatrix:
+    """Sparse matrix of shape ``(n_rows, n_columns)`` in CSR layout.
+
+    Row ``i`` holds the values ``data[indptr[i]:indptr[i + 1]]`` in the columns
+    ``indices[indptr[i]:indptr[i + 1]]``. Column indices within a row are
+    sorted and unique.
+    """
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple[int, int]
+    _row_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_rows(self) -> int:
+        return self.shape[0]
+
+    @property
+    def n_columns(self) -> int:
+        return self.shape[1]
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1] - self.indptr[0])
+
+    def row_ids(self) -> np.ndarray:
+        """Return the row index of every stored value, shape ``(nnz,)``."""
+        if self._row_ids is None:
+            self._row_ids = np.repeat(np.arange(self.n_rows, dtype=INDEX_DTYPE), np.diff(self.indptr))
+        return self._row_ids
+
+    def dot(self, weights: np.ndarray) -> np.ndarray:
+        """Multiply by dense ``weights`` of shape ``(n_columns,)`` or ``(n_columns, k)``."""
+        out = np.zeros((self.n_rows,) + weights.shape[1:], dtype=np.result_type(self.data, weights))
+        # Rows go in blocks so that the (values, k) products of a block stay small.
+        block_rows = max(1, int(self.n_rows * DOT_BLOCK_VALUES / max(1, self.nnz * _width(weights))))
+        for start in range(0, self.n_rows, block_rows):
+            stop = min(start + block_rows, self.n_rows)
+            begin, end = self.indptr[start], self.indptr[stop]
+            if begin == end:
+                continue
+            data, indices = self.data[begin:end], self.indices[begin:end]
+            products = data * weights[indices] if weights.ndim == 1 else data[:, None] * weights[indices]
+            starts = self.indptr[start:stop] - begin
+            non_empty = self.indptr[start:stop] < self.indptr[start + 1 : stop + 1]
+            # reduceat on an empty segment returns the next element instead of 0, so empty rows are skipped.
+            out[start:stop][non_empty] = np.add.reduceat(products, starts[non_empty], axis=0)
+        return out
+
+    def transpose_dot(self, values: np.ndarray) -> np.ndarray:
+        """Return ``X.T @ values`` for dense ``values`` of shape ``(n_rows,)`` or ``(n_rows, k)``."""
+        rows = self.row_ids()
+        if values.ndim == 1:
+            return np.bincount(self.indices, weights=self.data * values[rows], minlength=self.n_columns)
+        out = np.empty((self.n_columns, values.shape[1]), dtype=np.float64)
+        for column in range(values.shape[1]):  # a loop over labels, not over documents
+            out[:, column] = np.bincount(self.indices, weights=self.data * values[rows, column], minlength=self.n_columns)
+        return out
+
+    def transpose_dot_compact(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(columns, X.T @ values)`` restricted to the columns that hold a value.
+
+        Cheaper than ``transpose_dot`` when a batch touches few of many columns.
+        ``columns`` is sorted, and the product has one row per entry of ``columns``.
+        """
+        columns, inverse = np.unique(self.indices, return_inverse=True)
+        rows = self.row_ids()
+        if values.ndim == 1:
+            return columns, np.bincount(inverse, weights=self.data * values[rows], minlength=columns.size)
+        out = np.empty((columns.size, values.shape[1]), dtype=np.float64)
+        for column in range(values.shape[1]):
+            out[:, column] = np.bincount(inverse, weights=self.data * values[rows, column], minlength=columns.size)
+        return columns, out
+
+    def take_rows(self, rows: np.ndarray) -> CSRMatrix:
+        """Return the rows listed in ``rows``, in that order."""
+        rows = np.asarray(rows, dtype=INDEX_DTYPE)
+        lengths = (self.indptr[rows + 1] - self.indptr[rows]).astype(INDEX_DTYPE)
+        indptr = np.zeros(rows.size + 1, dtype=INDEX_DTYPE)
+        np.cumsum(lengths, out=indptr[1:])
+        # Position of every gathered value in the old arrays: its row's old start plus its offset in the row.
+        positions = np.repeat(self.indptr[rows] - indptr[:-1], lengths) + np.arange(indptr[-1], dtype=INDEX_DTYPE)
+        return CSRMatrix(self.data[positions], self.indices[positions], indptr, (rows.size, self.n_columns))
+
+    def slice_rows(self, start: int, stop: int) -> CSRMatrix:
+        """Return rows ``start`` to ``stop - 1`` without copying the values."""
+        stop = min(stop, self.n_rows)
+        begin, end = self.indptr[start], self.indptr[stop]
+        indptr = self.indptr[start : stop + 1] - begin
+        return CSRMatrix(self.data[begin:end], self.indices[begin:end], indptr, (stop - start, self.n_columns))
+
+    def row_norms(self, skip_first_column: bool = False) -> np.ndarray:
+        """Return the Euclidean norm of every row, shape ``(n_rows,)``."""
+        squares = self.data**2
+        if skip_first_column:
+            squares = np.where(self.indices == 0, 0.0, squares)
+        out = np.zeros(self.n_rows)
+        non_empty = self.indptr[:-1] < self.indptr[1:]
+        if squares.size:
+            out[non_empty] = np.add.reduceat(squares, self.indptr[:-1][non_empty])
+        return np.sqrt(out)
+
+    def to_dense(self) -> np.ndarray:
+        dense = np.zeros(self.shape, dtype=self.data.dtype)
+        dense[self.row_ids(), self.indices] = self.data
+        return dense
+
+    @classmethod
+    def from_dense(cls, dense: np.ndarray) -> CSRMatrix:
+        dense = np.asarray(dense, dtype=np.float64)
+        rows, columns = np.nonzero(dense)
+        indptr = np.zeros(dense.shape[0] + 1, dtype=INDEX_DTYPE)
+        np.cumsum(np.bincount(rows, minlength=dense.shape[0]), out=indptr[1:])
+        return cls(dense[rows, columns], columns.astype(INDEX_DTYPE), indptr, dense.shape)
+
+    @classmethod
+    def vstack(cls, blocks: list[CSRMatrix]) -> CSRMatrix:
+        """Stack matrices with the same number of columns on top of each other."""
+        if not blocks:
+            raise ValueError("vstack needs at least one matrix")
+        n_columns = blocks[0].n_columns
+        offsets = np.cumsum([0] + [block.nnz for block in blocks[:-1]])
+        indptr = np.concatenate([[0]] + [block.indptr[1:] - block.indptr[0] + offset for block, offset in zip(blocks, offsets)])
+        data = np.concatenate([block.data[block.indptr[0] : block.indptr[-1]] for block in blocks])
+        indices = np.concatenate([block.indices[block.indptr[0] : block.indptr[-1]] for block in blocks])
+        return cls(data, indices, indptr.astype(INDEX_DTYPE), (sum(block.n_rows for block in blocks), n_columns))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return the arrays in the layout that ``scipy.sparse.save_npz`` writes."""
+        return {
+            "format": np.array(b"csr"),
+            "shape": np.array(self.shape, dtype=np.int64),
+            "data": self.data,
+            "indices": self.indices,
+            "indptr": self.indptr,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> CSRMatrix:
+        shape = tuple(int(n) for n in arrays["shape"])
+        return cls(
+            np.asarray(arrays["data"], dtype=np.float64),
+            np.asarray(arrays["indices"], dtype=INDEX_DTYPE),
+            np.asarray(arrays["indptr"], dtype=INDEX_DTYPE),
+            (shape[0], shape[1]),
+        )

@@ -1,0 +1,257 @@
+"""Gradient descent for binary and softmax logistic regression.
+
+The loss is the mean cross-entropy plus ``l2 * sum(weights[1:] ** 2)``; row
+0, the bias feature's weight, is not penalised. Every step updates all
+weights at once from one gradient. The three methods differ only in the
+documents per step: all of them (batch), one (stochastic) or
+``batch_size`` (minibatch). After each epoch the full training loss, the
+squared gradient norm and the validation loss and accuracy are measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from logreg_cli.config import TrainerConfig
+from logreg_cli.errors import TrainingError
+from logreg_cli.losses import cross_entropy_and_gradient, l2_penalty, loss_and_gradient, mean_loss, sigmoid, softmax
+from logreg_cli.sparse import CSRMatrix
+
+logger = logging.getLogger(__name__)
+
+# Epochs in a row with a growing training loss after which training counts as diverging.
+GROWING_LOSS_EPOCHS = 5
+# Fold the lazy L2 scale back into the weights once it gets this small, before it loses precision.
+MIN_SCALE = 1e-6
+
+
+@dataclass
+class EpochRecord:
+    """Measurements taken after one epoch."""
+
+    epoch: int
+    train_loss: float  # mean cross-entropy on the training corpus, without the penalty
+    objective: float  # train_loss plus the L2 penalty: what gradient descent minimises
+    gradient_norm_sq: float  # squared norm of the full gradient of the objective
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """Weights of the best epoch and how training went."""
+
+    weights: np.ndarray
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    stop_reason: str = ""
+    interrupted: bool = False
+
+    def summary(self) -> dict:
+        return {
+            "best_epoch": self.best_epoch,
+            "stop_reason": self.stop_reason,
+            "interrupted": self.interrupted,
+            "history": [asdict(record) for record in self.history],
+        }
+
+
+def initial_weights(n_features: int, n_labels: int, kind: str) -> np.ndarray:
+    """Return zero weights, shape ``(n_features,)`` for binary or ``(n_features, n_labels)`` for softmax."""
+    return np.zeros(n_features) if kind == "binary" else np.zeros((n_features, n_labels))
+
+
+def train(
+    X: CSRMatrix,
+    y: np.ndarray,
+    weights: np.ndarray,
+    settings: TrainerConfig,
+    *,
+    X_val: CSRMatrix | None = None,
+    y_val: np.ndarray | None = None,
+    show_progress: bool = False,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Fit ``weights`` by gradient descent and return those of the best epoch.
+
+    Parameters
+    ----------
+    X : CSRMatrix, shape (n_documents, n_features); column 0 is the bias feature
+    y : ndarray of int, shape (n_documents,); label indices
+    weights : ndarray, shape (n_features,) for binary or (n_features, n_labels) for softmax;
+        the starting point (zeros, or a saved model's weights to go on training)
+    settings : the ``trainer`` section of the config
+    X_val, y_val : validation corpus for early stopping; without it the last epoch is kept
+    show_progress : draw a progress bar over the steps of each epoch on stderr
+    on_epoch : called with each epoch's record, for logging
+
+    Returns
+    -------
+    TrainResult
+        Its ``weights`` are those of the epoch with the lowest validation
+        loss (the earlier one on ties), or of the last epoch without
+        validation. Ctrl-C ends training early with ``interrupted`` set and
+        the best weights so far.
+
+    Raises
+    ------
+    TrainingError
+        When the loss or the weights become non-finite, or the training loss
+        grows for several epochs in a row.
+    """
+    rng = np.random.default_rng(settings.seed)
+    weights = np.array(weights, dtype=np.float64)
+    batch_size = {"batch": X.n_rows, "stochastic": 1}.get(settings.method, settings.batch_size)
+    use_validation = X_val is not None and y_val is not None and X_val.n_rows > 0
+    result = TrainResult(weights=weights.copy())
+    best_val_loss = np.inf
+    growing = 0
+    previous_objective = np.inf
+
+    try:
+        for epoch in range(1, settings.max_epochs + 1):
+            started = time.perf_counter()
+
+            # Shuffle, then walk through the corpus one batch per step.
+            if settings.method == "batch":
+                weights = _batch_step(weights, X, y, settings)
+            else:
+                order = rng.permutation(X.n_rows)
+                weights = _minibatch_epoch(weights, X.take_rows(order), y[order], batch_size, settings,
+                                           show_progress=show_progress, epoch=epoch)
+
+            # Measure the epoch on the whole training corpus and on the validation corpus.
+            train_loss, gradient = cross_entropy_and_gradient(weights, X, y, settings.l2)
+            objective = train_loss + l2_penalty(weights, settings.l2)
+            record = EpochRecord(
+                epoch=epoch,
+                train_loss=train_loss,
+                objective=objective,
+                gradient_norm_sq=float(np.sum(gradient**2)),
+                val_loss=mean_loss(weights, X_val, y_val) if use_validation else None,
+                val_accuracy=_accuracy(weights, X_val, y_val) if use_validation else None,
+                learning_rate=settings.learning_rate,
+                seconds=time.perf_counter() - started,
+            )
+            _check_divergence(weights, record, settings)
+            growing = growing + 1 if objective > previous_objective else 0
+            previous_objective = objective
+            if growing >= GROWING_LOSS_EPOCHS:
+                raise TrainingError(
+                    f"training diverged: the training loss grew for {growing} epochs in a row up to epoch {epoch} "
+                    f"(loss {objective:.6g}); lower trainer.learning_rate (now {settings.learning_rate}) or raise trainer.l2"
+                )
+            result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+
+            # Keep the best weights and decide whether to stop.
+            if not use_validation:
+                result.weights, result.best_epoch = weights.copy(), epoch
+            elif record.val_loss < best_val_loss - settings.min_delta:
+                best_val_loss = record.val_loss
+                result.weights, result.best_epoch = weights.copy(), epoch
+            if record.gradient_norm_sq < settings.tolerance:
+                result.stop_reason = f"converged: squared gradient norm below tolerance={settings.tolerance}"
+                break
+            if use_validation and settings.patience > 0 and epoch - result.best_epoch >= settings.patience:
+                result.stop_reason = f"early stopping: no lower validation loss for {settings.patience} epochs"
+                break
+        else:
+            result.stop_reason = f"reached max_epochs={settings.max_epochs}"
+            if not use_validation or settings.patience == 0:
+                logger.warning(
+                    "training stopped at max_epochs=%d before the gradient norm fell below tolerance; "
+                    "raise trainer.max_epochs or trainer.learning_rate if the loss was still falling",
+                    settings.max_epochs,
+                )
+    except KeyboardInterrupt:
+        result.interrupted = True
+        done = len(result.history)
+        result.stop_reason = f"interrupted during epoch {done + 1}"
+        if done == 0:
+            result.best_epoch = 0
+    return result
+
+
+def _batch_step(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, settings: TrainerConfig) -> np.ndarray:
+    _, gradient = loss_and_gradient(weights, X, y, settings.l2)
+    return weights - settings.learning_rate * gradient
+
+
+def _minibatch_epoch(
+    weights: np.ndarray, X: CSRMatrix, y: np.ndarray, batch_size: int, settings: TrainerConfig,
+    *, show_progress: bool, epoch: int,
+) -> np.ndarray:
+    """Run one epoch of steps over ``X`` (already shuffled) and return the new weights.
+
+    Each step is the exact update ``W <- W - lr * (G + 2 * l2 * W)`` (bias row
+    unpenalised), but the weights are kept as ``scale * V`` so that the L2
+    decay of all rows costs one multiplication of ``scale`` and only the rows
+    of features present in the batch are touched.
+    """
+    learning_rate, l2 = settings.learning_rate, settings.l2
+    decay = 1.0 - 2.0 * learning_rate * l2
+    if decay <= 0.0:
+        # The lazy scale would cross zero; such a large step diverges anyway, so take it densely.
+        for start in tqdm(range(0, X.n_rows, batch_size), disable=not show_progress, leave=False,
+                          desc=f"epoch {epoch}", unit="batch"):
+            weights = _batch_step(weights, X.slice_rows(start, start + batch_size), y[start : start + batch_size], settings)
+        return weights
+    bias = weights[0].copy()
+    V = weights.copy()
+    V[0] = 0.0
+    scale = 1.0
+    binary = weights.ndim == 1
+    for start in tqdm(range(0, X.n_rows, batch_size), disable=not show_progress, leave=False,
+                      desc=f"epoch {epoch}", unit="batch"):
+        batch = X.slice_rows(start, start + batch_size)
+        batch_y = y[start : start + batch_size]
+        n_batch = batch.n_rows
+
+        # Forward: logits with the bias added separately, since V[0] stays 0.
+        logits = scale * batch.dot(V) + bias
+
+        # Gradient of the mean cross-entropy with respect to the logits.
+        if binary:
+            errors = (sigmoid(logits) - batch_y) / n_batch
+        else:
+            errors = softmax(logits)
+            errors[np.arange(n_batch), batch_y] -= 1.0
+            errors /= n_batch
+        columns, gradient = batch.transpose_dot_compact(errors)
+
+        # Update: decay every row through the scale, then move only the touched rows.
+        scale *= decay
+        V[columns] -= (learning_rate / scale) * gradient
+        V[0] = 0.0
+        bias = bias - learning_rate * errors.sum(axis=0)
+        if abs(scale) < MIN_SCALE:
+            V *= scale
+            scale = 1.0
+    weights = scale * V
+    weights[0] = bias
+    return weights
+
+
+def _accuracy(weights: np.ndarray, X: CSRMatrix, y: np.ndarray) -> float:
+    logits = X.dot(weights)
+    predicted = (logits > 0).astype(np.int64) if weights.ndim == 1 else np.argmax(logits, axis=1)
+    return float(np.mean(predicted == y))
+
+
+def _check_divergence(weights: np.ndarray, record: EpochRecord, settings: TrainerConfig) -> None:
+    if np.isfinite(record.objective) and np.isfinite(weights).all():
+        return
+    raise TrainingError(
+        f"training diverged at epoch {record.epoch}: the loss or the weights became infinite or NaN; "
+        f"lower trainer.learning_rate (now {settings.learning_rate}) or raise trainer.l2 (now {settings.l2})"
+    )

@@ -1,0 +1,61 @@
+"""The CSR matrix against dense NumPy arithmetic and scipy's file layout."""
+
+import numpy as np
+import pytest
+
+from logreg_cli.io import load_arrays, save_arrays
+from logreg_cli.sparse import CSRMatrix
+
+
+@pytest.fixture
+def dense():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(9, 7)) * (rng.random((9, 7)) < 0.35)
+    values[4] = 0.0  # an empty row
+    return values
+
+
+def test_dot_matches_dense(dense):
+    X = CSRMatrix.from_dense(dense)
+    rng = np.random.default_rng(1)
+    vector, matrix = rng.normal(size=7), rng.normal(size=(7, 3))
+    assert X.dot(vector) == pytest.approx(dense @ vector, abs=1e-12)
+    assert X.dot(matrix) == pytest.approx(dense @ matrix, abs=1e-12)
+
+
+def test_transpose_dot_matches_dense(dense):
+    X = CSRMatrix.from_dense(dense)
+    rng = np.random.default_rng(2)
+    vector, matrix = rng.normal(size=9), rng.normal(size=(9, 3))
+    assert X.transpose_dot(vector) == pytest.approx(dense.T @ vector, abs=1e-12)
+    assert X.transpose_dot(matrix) == pytest.approx(dense.T @ matrix, abs=1e-12)
+    columns, compact = X.transpose_dot_compact(matrix)
+    assert compact == pytest.approx((dense.T @ matrix)[columns], abs=1e-12)
+    assert set(columns.tolist()) == set(np.flatnonzero(np.any(dense != 0, axis=0)).tolist())
+
+
+def test_take_and_slice_rows(dense):
+    X = CSRMatrix.from_dense(dense)
+    order = np.array([8, 4, 0, 0, 3])
+    assert X.take_rows(order).to_dense() == pytest.approx(dense[order])
+    assert X.slice_rows(2, 6).to_dense() == pytest.approx(dense[2:6])
+    assert X.slice_rows(7, 100).to_dense() == pytest.approx(dense[7:])
+
+
+def test_vstack_and_row_norms(dense):
+    X = CSRMatrix.from_dense(dense)
+    stacked = CSRMatrix.vstack([X.slice_rows(0, 3), X.slice_rows(3, 9)])
+    assert stacked.to_dense() == pytest.approx(dense)
+    assert X.row_norms() == pytest.approx(np.linalg.norm(dense, axis=1))
+    assert X.row_norms(skip_first_column=True) == pytest.approx(np.linalg.norm(dense[:, 1:], axis=1))
+
+
+def test_scipy_opens_saved_matrix(tmp_path, dense):
+    sparse = pytest.importorskip("scipy.sparse")
+    X = CSRMatrix.from_dense(dense)
+    path = tmp_path / "features.npz"
+    save_arrays(path, {**X.to_arrays(), "extra": np.arange(3)})
+    loaded = sparse.load_npz(path)
+    assert loaded.toarray() == pytest.approx(dense)
+    again = CSRMatrix.from_arrays(load_arrays(path, what="features file", required=("data",)))
+    assert again.to_dense() == pytest.approx(dense)

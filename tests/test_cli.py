@@ -1,0 +1,236 @@
+"""The logreg command end to end on small corpora: results, messages and exit codes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from logreg_cli.cli import main
+from logreg_cli.config import load_config
+from logreg_cli.model import FeaturesFile, LogisticModel
+
+
+def invoke(*arguments, input=None):
+    return CliRunner().invoke(main, [str(a) for a in arguments], input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def trained(tmp_path, tiny_corpus):
+    train, test = tiny_corpus
+    model = tmp_path / "model.npz"
+    result = invoke("-q", "train", train, "-o", model, "--set", "trainer.validation_fraction=0",
+                    "--set", "trainer.learning_rate=2")
+    assert result.exit_code == 0, result.output
+    return model, train, test
+
+
+def test_featurize_train_eval_predict_round_trip(tmp_path, tiny_corpus):
+    train, test = tiny_corpus
+    features = tmp_path / "train.npz"
+    model = tmp_path / "model.npz"
+    assert invoke("featurize", train, "-o", features).exit_code == 0
+    loaded = FeaturesFile.load(features)
+    assert loaded.X.shape[0] == 8
+    assert loaded.labels == ["neg", "pos"]
+    assert np.all(loaded.X.to_dense()[:, 0] == 1.0)
+
+    result = invoke("train", features, "-o", model, "--set", "trainer.validation_fraction=0",
+                    "--set", "trainer.learning_rate=2")
+    assert result.exit_code == 0
+    assert "epoch    1  train_loss" in result.output
+
+    report = invoke("eval", model, test)
+    assert report.exit_code == 0
+    assert "accuracy" in report.output
+
+    predictions = invoke("predict", model, test)
+    assert predictions.exit_code == 0
+    rows = [line.split("\t") for line in predictions.stdout.splitlines()]
+    assert [row[0] for row in rows] == ["pos", "neg"]
+    assert all(0.5 < float(row[1]) <= 1.0 for row in rows)
+
+
+def test_eval_json_has_required_keys(trained):
+    model, _, test = trained
+    result = invoke("eval", model, test, "--json")
+    report = json.loads(result.stdout)
+    assert report["accuracy"] == 1.0
+    assert set(report["macro"]) >= {"precision", "recall", "f1"}
+    assert set(report["per_label"]) == {"neg", "pos"}
+    assert report["confusion_matrix"]["matrix"] == [[1, 0], [0, 1]]
+
+
+def test_eval_writes_report_file(tmp_path, trained):
+    model, _, test = trained
+    output = tmp_path / "report.json"
+    assert invoke("eval", model, test, "--json", "-o", output).exit_code == 0
+    assert json.loads(output.read_text())["accuracy"] == 1.0
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_predict_reads_stdin_and_keeps_blank_lines(trained):
+    model, _, _ = trained
+    result = invoke("predict", model, "-", input="great fun\n\nawful dull\n")
+    lines = result.stdout.split("\n")
+    assert lines[-1] == ""
+    assert len(lines[:-1]) == 3
+    assert lines[0].startswith("pos\t")
+    assert lines[2].startswith("neg\t")
+
+
+def test_predict_probabilities_columns(trained):
+    model, _, test = trained
+    rows = [line.split("\t") for line in invoke("predict", model, test, "--probabilities").stdout.splitlines()]
+    assert all(len(row) == 4 for row in rows)
+    for label, probability, p_neg, p_pos in rows:
+        assert float(p_neg) + float(p_pos) == pytest.approx(1.0, abs=2e-6)
+        assert probability == (p_pos if label == "pos" else p_neg)
+
+
+def test_predict_output_file_matches_stdout(tmp_path, trained):
+    model, _, test = trained
+    output = tmp_path / "predictions.tsv"
+    assert invoke("predict", model, test, "-o", output).exit_code == 0
+    assert output.read_text() == invoke("predict", model, test).stdout
+
+
+def test_train_with_config_runs_experiment(tmp_path, tiny_corpus):
+    train, test = tiny_corpus
+    config = tmp_path / "experiment.yaml"
+    config.write_text(
+        f"data:\n  train: {train}\n  test: {test}\ntrainer:\n  validation_fraction: 0\n  learning_rate: 2\n",
+        encoding="utf-8",
+    )
+    model = tmp_path / "model.npz"
+    result = invoke("train", "-c", config, "-o", model)
+    assert result.exit_code == 0
+    assert "accuracy" in result.output
+    loaded = LogisticModel.load(model)
+    assert loaded.labels == ["neg", "pos"]
+    assert loaded.config["trainer"]["learning_rate"] == 2.0
+
+
+def test_featurize_with_model_vocabulary_matches(tmp_path, trained):
+    model, _, test = trained
+    features = tmp_path / "test.npz"
+    assert invoke("featurize", test, "-o", features, "--vocabulary-from", model).exit_code == 0
+    assert json.loads(invoke("eval", model, features, "--json").stdout)["accuracy"] == 1.0
+
+
+def test_init_config_loads_back(tmp_path):
+    config = tmp_path / "defaults.yaml"
+    config.write_text(invoke("init-config").stdout, encoding="utf-8")
+    assert load_config(config) == load_config(None)
+
+
+@pytest.mark.parametrize("command", ["featurize", "train", "eval", "predict", "init-config"])
+def test_every_command_has_help(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert len(result.output.splitlines()) > 3
+
+
+def _error(result):
+    assert "Traceback" not in result.output
+    return result.output.strip()
+
+
+def test_missing_training_file_error(tmp_path):
+    result = invoke("train", tmp_path / "absent.tsv", "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1
+    assert _error(result).startswith("error: ")
+    assert "absent.tsv" in result.output
+    assert "not found" in result.output
+
+
+def test_line_without_tab_error(tmp_path):
+    corpus = tmp_path / "bad.tsv"
+    corpus.write_text("pos\tgood\nneg bad\n", encoding="utf-8")
+    result = invoke("train", corpus, "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1
+    assert "bad.tsv:2" in _error(result)
+    assert "tab" in result.output
+
+
+def test_empty_training_file_error(tmp_path):
+    corpus = tmp_path / "empty.tsv"
+    corpus.write_text("\n\n", encoding="utf-8")
+    result = invoke("train", corpus, "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1
+    assert "empty.tsv" in _error(result)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_single_label_error(tmp_path):
+    corpus = tmp_path / "spam.tsv"
+    corpus.write_text("".join(f"spam\tbuy now {i}\n" for i in range(6)), encoding="utf-8")
+    result = invoke("train", corpus, "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1
+    assert "only one label ('spam', 6 documents)" in _error(result)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_unknown_config_key_error(tmp_path, tiny_corpus):
+    config = tmp_path / "bad.yaml"
+    config.write_text("trainer:\n  learning_rat: 0.1\n", encoding="utf-8")
+    result = invoke("train", "-c", config, tiny_corpus[0], "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1
+    assert "bad.yaml" in _error(result)
+    assert "trainer.learning_rat" in result.output
+
+
+def test_wrong_config_type_error(tmp_path, tiny_corpus):
+    config = tmp_path / "bad.yaml"
+    config.write_text("trainer:\n  max_epochs: many\n", encoding="utf-8")
+    result = invoke("train", "-c", config, tiny_corpus[0], "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1
+    assert "trainer.max_epochs must be int" in _error(result)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.learning_rate=0", "trainer.learning_rate must be greater than 0"),
+        ("trainer.max_epochs=0", "trainer.max_epochs must be at least 1"),
+        ("trainer.l2=-1", "trainer.l2 must be at least 0"),
+        ("trainer.method=newton", "trainer.method must be one of"),
+        ("trainer", "expected section.key=value"),
+    ],
+)
+def test_bad_override_error(tmp_path, tiny_corpus, override, message):
+    result = invoke("train", tiny_corpus[0], "-o", tmp_path / "m.npz", "--set", override)
+    assert result.exit_code == 1
+    assert message in _error(result)
+
+
+def test_invalid_yaml_names_line(tmp_path, tiny_corpus):
+    config = tmp_path / "broken.yaml"
+    config.write_text("trainer:\n  l2: [1,\n", encoding="utf-8")
+    result = invoke("train", "-c", config, tiny_corpus[0])
+    assert result.exit_code == 1
+    assert "broken.yaml:" in _error(result)
+    assert "invalid YAML" in result.output
+
+
+def test_usage_error_exit_code():
+    result = invoke("eval")
+    assert result.exit_code == 2
+
+
+def test_model_file_not_a_model(tmp_path, tiny_corpus):
+    fake = tmp_path / "model.npz"
+    fake.write_bytes(b"not a zip file at all")
+    result = invoke("predict", fake, tiny_corpus[1])
+    assert result.exit_code == 1
+    assert "model.npz" in _error(result)
+
+
+def test_existing_model_kept_when_training_fails(tmp_path, trained):
+    model, _, _ = trained
+    before = model.read_bytes()
+    corpus = tmp_path / "spam.tsv"
+    corpus.write_text("spam\tbuy\nspam\tnow\n", encoding="utf-8")
+    assert invoke("train", corpus, "-o", model).exit_code == 1
+    assert model.read_bytes() == before

@@ -27,6 +27,13 @@ from logreg_cli.data import read_corpus
 from logreg_cli.featurize import Featurizer
 from logreg_cli.model import FeaturesFile, is_features_file
 from logreg_cli.train import EpochRecord
+from logreg_cli.experiment import (
+    SWEEP_METRICS, SweepRow, cross_validate, evaluate_with_thresholds, format_cross_validation, format_sweep_table,
+    parse_grid, run_experiment,
+)
+from logreg_cli.experiment import sweep as sweep_runs
+from logreg_cli.explain import describe_model, format_model_description, format_records_jsonl, format_records_tsv, prediction_records
+from logreg_cli.thresholds import format_threshold_report, set_threshold
 
 logger = logging.getLogger("logreg_cli")
 
@@ -75,7 +82,6 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
     handler.setFormatter(_Formatter())
     root = logging.getLogger("logreg_cli")
     root.handlers[:] = [handler]
-    root.propagate = False
     root.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
 
 
@@ -180,11 +186,14 @@ def _file_kind(path: str) -> str:
               help="Go on training from this model file, with its vocabulary and labels.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Model file to write (.npz). Without it the model is not saved.")
+@click.option("--tune-threshold", is_flag=True,
+              help="Binary models: store the decision threshold with the highest F1 on the validation documents "
+                   "(same as --set trainer.tune_threshold=true).")
 @click.argument("input_path", metavar="[TRAIN]", required=False)
 @click.pass_context
 def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...], file_format: str | None,
           encoding: str | None, validation_path: str | None, test_path: str | None, resume_path: str | None,
-          output: str | None, input_path: str | None) -> None:
+          output: str | None, tune_threshold: bool, input_path: str | None) -> None:
     """Train a model on TRAIN, a labelled corpus or a features file.
 
     TRAIN defaults to data.train of the config, so `logreg train -c CONFIG`
@@ -198,6 +207,8 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
       logreg train -c configs/sample.yaml --set trainer.l2=0.0001 -o model.npz
     """
     config = _load(config_path, overrides, file_format, encoding)
+    if tune_threshold:
+        config.trainer.tune_threshold = True
     if input_path is not None:
         config.data.train = input_path
     if validation_path is not None:
@@ -238,23 +249,40 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
 @main.command(name="eval")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Binary models: predict the second label when its probability is at least this, "
+                   "instead of the model's stored threshold (0.5 when it has none).")
+@click.option("--thresholds", "with_thresholds", is_flag=True,
+              help="Binary models: also report precision, recall and F1 at thresholds 0.05 to 0.95 and the threshold "
+                   "with the highest F1. Choose a threshold on a validation file, not on the test file.")
 @format_option
 @encoding_option
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.argument("input_path", metavar="INPUT")
-def evaluate_command(as_json: bool, output: str | None, file_format: str | None, encoding: str | None,
-                     model_path: str, input_path: str) -> None:
+def evaluate_command(as_json: bool, output: str | None, threshold: float | None, with_thresholds: bool,
+                     file_format: str | None, encoding: str | None, model_path: str, input_path: str) -> None:
     """Evaluate MODEL on INPUT, a labelled corpus or a features file.
 
     Prints accuracy, precision, recall, F1 and support per label, macro and
-    weighted averages, and the confusion matrix (rows: true labels).
+    weighted averages, the confusion matrix (rows: true labels), log loss
+    and, for binary models, ROC-AUC and PR-AUC.
 
     \b
       logreg eval model.npz data/sample/test.tsv
       logreg eval model.npz data/sample/test.tsv --json
+      logreg eval model.npz validation.tsv --thresholds
     """
     model = LogisticModel.load(model_path)
+    set_threshold(model, threshold, source=model_path)
     config = _model_config(model, file_format, encoding)
+    if with_thresholds:
+        report, table = evaluate_with_thresholds(model, input_path, config)
+        if as_json:
+            text = json.dumps({**report_to_dict(report), "thresholds": table}, indent=2) + "\n"
+        else:
+            text = format_report(report) + "\n" + format_threshold_report(table)
+        _write_text(output, text)
+        return
     report = evaluate_file(model, input_path, config)
     text = json.dumps(report_to_dict(report), indent=2) + "\n" if as_json else format_report(report) + "\n"
     _write_text(output, text)
@@ -262,39 +290,181 @@ def evaluate_command(as_json: bool, output: str | None, file_format: str | None,
 
 @main.command()
 @click.option("--probabilities", is_flag=True, help="Add one probability column per label, in the model's label order.")
+@click.option("--top-k", "top_k", type=click.IntRange(min=1), default=None,
+              help="Add the K most probable labels, most probable first, as label/probability pairs.")
+@click.option("--explain", is_flag=True,
+              help="Add the features that pushed most toward each predicted label, with their contribution "
+                   "(feature value times weight).")
+@click.option("--explain-features", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Number of features per document that --explain lists.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Binary models: predict the second label when its probability is at least this, "
+                   "instead of the model's stored threshold (0.5 when it has none).")
+@click.option("--output-format", type=click.Choice(["tsv", "jsonl"]), default="tsv", show_default=True,
+              help="Output format: tsv (tab-separated, no header) or jsonl (one JSON object per document). "
+                   "--format sets the input format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write predictions to this file instead of stdout.")
 @format_option
 @encoding_option
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.argument("input_path", metavar="INPUT", default="-")
-def predict(probabilities: bool, output: str | None, file_format: str | None, encoding: str | None,
+def predict(probabilities: bool, top_k: int | None, explain: bool, explain_features: int, threshold: float | None,
+            output_format: str, output: str | None, file_format: str | None, encoding: str | None,
             model_path: str, input_path: str) -> None:
     """Predict a label for every document of INPUT ('-' or nothing: stdin).
 
     INPUT holds bare text lines, labelled lines (label<TAB>text, the label
     is ignored) or features. Each input line gives one output line, in order,
-    blank lines included: label<TAB>probability of that label.
+    blank lines included: label<TAB>probability of that label, then the
+    columns that --top-k, --probabilities and --explain add, in that order.
+    With --output-format jsonl each line is an object with the keys label,
+    probability, top, probabilities and explanation.
 
     \b
       logreg predict model.npz data/sample/test.tsv > predictions.tsv
       cut -f2 data/sample/test.tsv | logreg predict model.npz -
+      logreg predict model.npz new.txt --explain --output-format jsonl
     """
     model = LogisticModel.load(model_path)
+    set_threshold(model, threshold, source=model_path)
     config = _model_config(model, file_format, encoding)
     predictions = predict_file(model, input_path, config, labelled=False)
-    rows = []
-    for index, row in zip(predictions.predicted.tolist(), predictions.probabilities):
-        fields = [model.labels[index], f"{row[index]:.6f}"]
-        if probabilities:
-            fields += [f"{p:.6f}" for p in row]
-        rows.append("\t".join(fields))
-    _write_text(output, "".join(line + "\n" for line in rows))
+    records = prediction_records(model, predictions.predicted, predictions.probabilities, top_k=top_k or 0,
+                                 include_probabilities=probabilities, X=predictions.X,
+                                 explain_k=explain_features if explain else 0)
+    text = format_records_jsonl(records) if output_format == "jsonl" else format_records_tsv(records)
+    _write_text(output, text)
 
 
 @main.command(name="init-config")
 def init_config() -> None:
     """Print a complete config with every key, its default and a comment."""
     click.echo(describe_defaults(), nl=False)
+
+
+@main.command(name="run")
+@config_option
+@set_option
+@click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the run into; created when missing, and files of an earlier run are replaced.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.pass_context
+def run_command(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...], run_dir: str,
+                no_plots: bool) -> None:
+    """Featurize, train and evaluate the config in one go, writing everything into RUN_DIR.
+
+    The config must set data.train; data.test is evaluated when set. RUN_DIR
+    receives config.yaml (the resolved config), model.npz, metrics.json
+    (validation and test scores), history.csv (per epoch: training loss,
+    validation loss, validation accuracy, learning rate, seconds),
+    predictions.tsv (the test corpus), run.log, and the plots
+    learning_curve.png and confusion_matrix.png. The plots need matplotlib:
+    pip install 'logreg-cli[plot]'.
+
+    \b
+      logreg run -c experiment.yaml -o runs/first
+      logreg run -c experiment.yaml --set trainer.l2=0.0001 -o runs/l2-1e-4
+    """
+    config = _load(config_path, overrides)
+    outcome = run_experiment(config, run_dir, plot=not no_plots, show_progress=_show_progress(ctx))
+    if outcome.validation_report is not None:
+        report = outcome.validation_report
+        click.echo(f"validation: {report.n_documents} documents, accuracy {report.accuracy:.4f}, "
+                   f"macro F1 {report.macro.f1:.4f}")
+    if outcome.test_report is not None:
+        click.echo(f"test: {config.data.test}")
+        click.echo(format_report(outcome.test_report))
+    click.echo("wrote " + ", ".join(path.name for path in outcome.files) + f" to {outcome.run_dir}")
+    training = outcome.training.result
+    if training.interrupted:
+        raise ReportedError(f"interrupted during epoch {len(training.history) + 1}; "
+                            f"wrote the run with the weights of epoch {training.best_epoch}", EXIT_INTERRUPTED)
+
+
+@main.command()
+@config_option
+@set_option
+@click.option("--grid", "grid_items", multiple=True, required=True, metavar="SECTION.KEY=V1,V2,...",
+              help="Values to try for one config key, separated by commas. Repeatable; every combination runs.")
+@click.option("--metric", type=click.Choice(list(SWEEP_METRICS)), default="macro_f1", show_default=True,
+              help="Validation metric that ranks the runs: log_loss ranks the lowest first, the others the highest first.")
+@click.option("-o", "--output", "sweep_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the runs (run-01, run-02, ...), results.csv, best_config.yaml and best_model.npz.")
+@click.pass_context
+def sweep(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...], grid_items: tuple[str, ...],
+          metric: str, sweep_dir: str) -> None:
+    """Train every combination of --grid values and rank them by a validation metric.
+
+    Each run holds out validation documents as `logreg run` does (data.validation
+    or trainer.validation_fraction); the test corpus is not used, so it stays
+    unseen until you evaluate the best model on it. Prints the ranked table
+    and writes it as SWEEP_DIR/results.csv, the resolved config of the best run
+    as best_config.yaml and its model as best_model.npz.
+
+    \b
+      logreg sweep -c experiment.yaml --grid trainer.l2=0,1e-5,1e-4 \\
+          --grid featurizer.ngram_max=1,2 -o sweeps/l2-ngrams
+    """
+    grid = parse_grid(grid_items)
+
+    def report_run(row: SweepRow, number: int, total: int) -> None:
+        scores = ", ".join(f"{name} {value:.4f}" for name, value in row.scores.items() if value is not None)
+        logger.info("run %d of %d (%s): validation %s", number, total,
+                    ", ".join(f"{key}={value}" for key, value in row.values.items()), scores)
+
+    result = sweep_runs(config_path, overrides, grid, sweep_dir, metric=metric, show_progress=_show_progress(ctx),
+                        on_run=report_run)
+    click.echo(f"runs ranked by validation {metric} ({'lowest' if not SWEEP_METRICS[metric] else 'highest'} first):")
+    click.echo(format_sweep_table(result.rows, result.keys), nl=False)
+    click.echo(f"best: {result.rows[0].run}; wrote {result.table_path}, {result.best_config_path} and {result.best_model_path}")
+
+
+@main.command(name="cv")
+@config_option
+@set_option
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Number of folds.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@click.pass_context
+def cross_validate_command(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...], folds: int,
+                           as_json: bool) -> None:
+    """Cross-validate the config on data.train and report each metric's mean and standard deviation.
+
+    The documents are split into stratified folds (seeded by trainer.seed).
+    Each fold is scored by a model trained on the other folds, with its own
+    vocabulary and early stopping on trainer.validation_fraction of them.
+
+    \b
+      logreg cv -c experiment.yaml --folds 5
+    """
+    config = _load(config_path, overrides)
+
+    def report_fold(number: int, scores: dict[str, float | None]) -> None:
+        logger.info("fold %d of %d: accuracy %.4f, macro F1 %.4f", number, folds, scores["accuracy"], scores["macro_f1"])
+
+    result = cross_validate(config, folds, show_progress=_show_progress(ctx), on_fold=report_fold)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else format_cross_validation(result).rstrip("\n"))
+
+
+@main.command()
+@click.option("--top-k", "top_k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Features to list per label.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text.")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+def inspect(top_k: int, as_json: bool, model_path: str) -> None:
+    """Show a model's labels, size, settings, training summary and top features per label.
+
+    A binary model lists the largest positive weights (toward the second
+    label) and the largest negative weights (toward the first label).
+
+    \b
+      logreg inspect model.npz --top-k 20
+    """
+    model = LogisticModel.load(model_path)
+    description = describe_model(model, top_k=top_k)
+    if as_json:
+        click.echo(json.dumps(description, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_model_description(description, source=model_path), nl=False)
 
 
 def _model_config(model: LogisticModel, file_format: str | None, encoding: str | None) -> Config:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
@@ -24,10 +26,32 @@ logger = logging.getLogger(__name__)
 
 
 def _key(default: Any, help: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None,
-         exclusive: bool = False, maximum: float | None = None) -> Any:
-    """Declare one config key with its default, one-line help and allowed range."""
-    metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive": exclusive, "maximum": maximum}
+         exclusive: bool = False, maximum: float | None = None,
+         check: Callable[[str, Any, str], Any] | None = None) -> Any:
+    """Declare one config key with its default, one-line help and allowed range.
+
+    ``check(name, value, source)`` validates what the type hint cannot express
+    and returns the value to store.
+    """
+    metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive": exclusive, "maximum": maximum,
+                "check": check}
     return field(default=default, metadata=metadata)
+
+
+def _check_class_weight(name: str, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value != "balanced":
+            raise ConfigError(f"{source}: {name} must be null, balanced or a mapping of label to weight, got {value!r}")
+        return value
+    weights = {}
+    for label, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            raise ConfigError(f"{source}: {name}: the weight of label {label!r} must be a positive number, got {weight!r}")
+        # YAML reads a label such as 1 as an int, but labels are always strings.
+        weights[str(label)] = float(weight)
+    return weights
 
 
 @dataclass
@@ -50,6 +74,78 @@ class DataConfig:
     fasttext_prefix: str = _key("__label__", "fastText format: the prefix that marks a label")
 
 
+WORD_LIST_VALUES = ("presence", "count", "proportion")
+REGEX_VALUES = ("presence", "count")
+
+
+def _check_char_ngrams(name: str, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    valid = (len(value) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+             and 1 <= value[0] <= value[1])
+    if not valid:
+        raise ConfigError(f"{source}: {name} must be null or [min, max] with 1 <= min <= max, for example [2, 5]; got {value!r}")
+    return list(value)
+
+
+def _check_min_df(name: str, value: Any, source: str) -> Any:
+    if isinstance(value, int) and value < 1:
+        raise ConfigError(f"{source}: {name} must be at least 1 as a number of documents, or a fraction in (0, 1]; got {value!r}")
+    if isinstance(value, float) and not 0.0 < value <= 1.0:
+        raise ConfigError(f"{source}: {name} as a fraction of the documents must be in (0, 1]; "
+                          f"write an integer such as 5 for a number of documents; got {value!r}")
+    return value
+
+
+def _check_entries(name: str, value: Any, source: str, *, text_key: str, values: tuple[str, ...],
+                   example: str) -> list[dict[str, str]]:
+    """Check a list of {name, <text_key>, value} mappings and fill in value: presence."""
+    entries = []
+    for position, entry in enumerate(value):
+        where = f"{source}: {name}[{position}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a mapping such as {example}, got {entry!r}")
+        unknown = sorted(set(map(str, entry)) - {"name", text_key, "value"})
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r}; the keys are name, {text_key} and value")
+        for key in ("name", text_key):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise ConfigError(f"{where}: '{key}' must be a non-empty string, got {entry.get(key)!r}; for example {example}")
+        kind = entry.get("value", "presence")
+        if kind not in values:
+            raise ConfigError(f"{where}: value must be one of {', '.join(values)}, got {kind!r}")
+        entries.append({"name": entry["name"], text_key: entry[text_key], "value": kind})
+    names = [entry["name"] for entry in entries]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"{source}: {name}: the name {repeated[0]!r} is used twice; give every feature its own name")
+    return entries
+
+
+def _check_word_lists(name: str, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    return _check_entries(name, value, source, text_key="file", values=WORD_LIST_VALUES,
+                          example="{name: positive, file: configs/lexicons/positive.txt, value: presence}")
+
+
+def _check_regexes(name: str, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    entries = _check_entries(name, value, source, text_key="pattern", values=REGEX_VALUES,
+                             example="{name: exclamation, pattern: '!', value: count}")
+    for position, entry in enumerate(entries):
+        try:
+            compiled = re.compile(entry["pattern"])
+        except re.error as error:
+            raise ConfigError(f"{source}: {name}[{position}]: invalid regular expression {entry['pattern']!r}: {error}; "
+                              "fix the expression (Python re syntax)") from None
+        if compiled.fullmatch("") is not None:
+            raise ConfigError(f"{source}: {name}[{position}]: {entry['pattern']!r} matches the empty string, so every "
+                              "document would match; use + instead of * for the repeated part")
+    return entries
+
+
 @dataclass
 class FeaturizerConfig:
     """How documents become feature vectors. Feature 0 is always the bias feature."""
@@ -60,13 +156,35 @@ class FeaturizerConfig:
                                      choices=(None, "NFC", "NFKC", "NFD", "NFKD"))
     replace_numbers: bool = _key(False, "replace number tokens by the token <num>")
     replace_urls: bool = _key(False, "replace URLs by the token <url>")
-    min_count: int = _key(1, "keep tokens that occur at least this many times in the training corpus", minimum=1)
-    max_features: int | None = _key(None, "keep at most this many tokens, the most frequent first; null keeps all", minimum=1)
-    values: str = _key("binary", "feature value: counts, binary (1 if the token occurs) or tfidf",
+    ngram_max: int = _key(1, "word n-grams of 1 up to this many consecutive tokens (2 adds bigrams); 0 turns word n-grams off", minimum=0)
+    char_ngrams: list | None = _key(None, "[min, max]: add character n-grams of min to max characters from each token padded with a space "
+                                    "on both sides; null for none", check=_check_char_ngrams)
+    stop_words: str | None = _key(None, "file of stop words, one per line, removed from the tokens before n-grams are built "
+                                  "(relative paths start at the current folder); null removes none")
+    min_count: int = _key(1, "keep n-grams that occur at least this many times in the training corpus", minimum=1)
+    min_df: Union[int, float] = _key(1, "keep n-grams found in at least this many training documents (an integer) "
+                                     "or this fraction of them (a float in (0, 1])", check=_check_min_df)
+    max_df: float = _key(1.0, "drop n-grams found in more than this fraction of the training documents; 1.0 drops none",
+                         minimum=0.0, exclusive=True, maximum=1.0)
+    max_features: int | None = _key(None, "keep at most this many n-grams, the most frequent first (ties: word n-grams first, "
+                                    "then by code points); null keeps all", minimum=1)
+    hash_bits: int = _key(0, "0 learns a vocabulary; k > 0 hashes n-grams into 2^k signed features and stores no vocabulary "
+                          "(then min_count, min_df, max_df and max_features must keep their defaults)", minimum=0, maximum=30)
+    values: str = _key("binary", "n-gram feature value: counts, binary (1 if the n-gram occurs) or tfidf (smoothed idf)",
                        choices=("counts", "binary", "tfidf"))
     sublinear_tf: bool = _key(False, "tfidf only: use 1 + log(count) instead of the count")
-    normalize: str = _key("l2", "scale each document's vector to unit L2 norm (the bias feature is left out of the norm and stays 1); none keeps raw values",
+    normalize: str = _key("l2", "scale the n-gram features of each document to unit L2 norm (the bias and hand-written features are "
+                          "left out of the norm and keep their values); none keeps raw values",
                           choices=("none", "l2"))
+    bag_of_words: bool = _key(True, "add the n-gram features; false keeps only the bias feature and the hand-written features below")
+    word_lists: list | None = _key(None, "hand-written features: a list of {name, file, value}, one feature per word-list file "
+                                   "(one token per line); value is presence, count or proportion of the document's tokens",
+                                   check=_check_word_lists)
+    regexes: list | None = _key(None, "hand-written features: a list of {name, pattern, value}, one feature per regular expression "
+                                "searched in the raw document text; value is presence or count of matches",
+                                check=_check_regexes)
+    document_length: str = _key("none", "hand-written feature: the number of tokens (count) or ln(1 + number of tokens) (log); "
+                                "none adds no feature", choices=("none", "count", "log"))
 
 
 @dataclass
@@ -75,11 +193,13 @@ class TrainerConfig:
 
     model: str = _key("auto", "binary (sigmoid) or softmax; auto picks binary for two labels and softmax for more",
                       choices=("auto", "binary", "softmax"))
-    method: str = _key("minibatch", "gradient descent: batch (all documents per step), stochastic (one document per step) or minibatch",
-                       choices=("batch", "stochastic", "minibatch"))
-    learning_rate: float = _key(0.5, "step size of gradient descent", minimum=0.0, exclusive=True)
-    batch_size: int = _key(32, "documents per step for method minibatch", minimum=1)
-    max_epochs: int = _key(50, "upper bound on passes over the training corpus", minimum=1)
+    method: str = _key("minibatch", "gradient descent: batch (all documents per step), stochastic (one document per step) or minibatch; "
+                       "adagrad and adam: minibatch steps with a step size per weight; lbfgs: full-batch L-BFGS, one iteration per epoch",
+                       choices=("batch", "stochastic", "minibatch", "adagrad", "adam", "lbfgs"))
+    learning_rate: float = _key(4.0, "step size of gradient descent (adagrad and adam: the step size before the per-weight scaling; "
+                                "lbfgs does not use it)", minimum=0.0, exclusive=True)
+    batch_size: int = _key(32, "documents per step for the methods minibatch, adagrad and adam", minimum=1)
+    max_epochs: int = _key(100, "upper bound on passes over the training corpus", minimum=1)
     l2: float = _key(1e-5, "L2 strength: the loss adds l2 * (sum of squared weights), bias excluded; 0 disables", minimum=0.0)
     tolerance: float = _key(1e-8, "stop when the squared norm of the full gradient falls below this after an epoch; 0 disables", minimum=0.0)
     patience: int = _key(3, "stop after this many epochs without a lower validation loss; 0 disables early stopping", minimum=0)
@@ -87,6 +207,14 @@ class TrainerConfig:
     validation_fraction: float = _key(0.1, "share of the training corpus held out for early stopping when data.validation is null; 0 holds out nothing",
                                       minimum=0.0, maximum=0.9)
     seed: int = _key(0, "seed of the random generator for the validation split and the shuffling")
+    class_weight: Union[str, dict, None] = _key(
+        None, "weight of each label in the loss: null weighs all labels alike; balanced gives each label "
+        "n_documents / (n_labels * its count); or a mapping such as {spam: 5} (labels left out weigh 1)",
+        check=_check_class_weight)
+    threshold: float | None = _key(None, "binary models: predict the second label (labels sort alphabetically) when its probability is at least this; "
+                                   "null predicts the more probable label", minimum=0.0, maximum=1.0)
+    tune_threshold: bool = _key(False, "binary models: set threshold to the value with the highest F1 on the validation "
+                                "documents and store it in the model")
 
 
 @dataclass
@@ -210,6 +338,9 @@ def _check_value(name: str, value: Any, hint: Any, metadata: Any, source: str) -
                 raise ConfigError(f"{source}: {name} must be at least {minimum}, got {value!r}")
         if maximum is not None and value > maximum:
             raise ConfigError(f"{source}: {name} must be at most {maximum}, got {value!r}")
+    check = metadata.get("check")
+    if check is not None:
+        value = check(name, value, source)
     return value
 
 

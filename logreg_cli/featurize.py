@@ -1,9 +1,15 @@
 """Turn documents into sparse feature vectors.
 
-Column 0 of every matrix is the bias feature, always 1. The other columns are
-the tokens of the vocabulary, learned from the training corpus by
-:meth:`Featurizer.fit` and ordered by descending count, ties broken by the
-token's code points so that the same corpus always gives the same columns.
+Column 0 of every matrix is the bias feature, always 1. Then come the n-gram
+features (the "bag of words"): either the columns of a vocabulary of word and
+character n-grams learned from the training corpus by :meth:`Featurizer.fit`
+(see ``vocabulary.py`` for their order), or ``2 ** hash_bits`` hashed columns
+(see ``hashing.py``). Last come the hand-written features declared in the
+config (see ``handcrafted.py``), in the order word lists, regular expressions,
+document length.
+
+``values`` (counts, binary, tfidf) and ``normalize`` apply to the n-gram
+features only; the bias and the hand-written features keep their values.
 """
 
 from __future__ import annotations
@@ -12,36 +18,74 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections import Counter
 from collections.abc import Sequence
-from itertools import chain, repeat
 
 import numpy as np
 
 from logreg_cli.config import FeaturizerConfig
-from logreg_cli.errors import DataError, ModelFileError
-from logreg_cli.io import arrays_to_strings, json_to_array, array_to_json, strings_to_arrays
+from logreg_cli.errors import ConfigError, DataError, ModelFileError
+from logreg_cli.handcrafted import HandcraftedFeatures, load_handcrafted, read_token_file
+from logreg_cli.hashing import hashed_count_matrix
+from logreg_cli.io import array_to_json, arrays_to_strings, json_to_array, strings_to_arrays
+from logreg_cli.ngrams import TokenStream
 from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 from logreg_cli.tokenize import make_tokenizer
+from logreg_cli.vocabulary import NgramVocabulary, fit_vocabulary
 
 logger = logging.getLogger(__name__)
 
 BIAS_FEATURE = "<bias>"
 
+# Pruning keys and their defaults; hashing keeps no vocabulary, so these must stay at their defaults with it.
+_PRUNING_DEFAULTS = (("min_count", 1), ("min_df", 1), ("max_df", 1.0), ("max_features", None))
+
+
+def check_settings(settings: FeaturizerConfig) -> None:
+    """Raise ConfigError for featurizer keys that contradict each other."""
+    if settings.hash_bits > 0:
+        for name, default in _PRUNING_DEFAULTS:
+            value = getattr(settings, name)
+            if value != default or type(value) is not type(default):
+                raise ConfigError(
+                    f"featurizer.{name}={value} prunes a vocabulary, but featurizer.hash_bits={settings.hash_bits} "
+                    f"hashes n-grams and keeps no vocabulary; set hash_bits to 0, or set {name} back to {default}"
+                )
+    if settings.bag_of_words and settings.ngram_max == 0 and settings.char_ngrams is None:
+        raise ConfigError(
+            "featurizer.ngram_max is 0 and featurizer.char_ngrams is null, so there are no n-gram features; "
+            "set ngram_max to 1 or more, set char_ngrams, or set bag_of_words to false"
+        )
+    has_handcrafted = bool(settings.word_lists or settings.regexes) or settings.document_length != "none"
+    if not settings.bag_of_words and not has_handcrafted:
+        raise ConfigError(
+            "featurizer.bag_of_words is false and no hand-written feature is declared, so every document would have "
+            "only the bias feature; declare featurizer.word_lists, regexes or document_length, or set bag_of_words to true"
+        )
+
 
 class Featurizer:
-    """Vocabulary and feature values for one training corpus.
+    """Tokenizer, n-gram features and hand-written features for one training corpus.
 
     Parameters
     ----------
     settings : FeaturizerConfig
         The ``featurizer`` section of the config.
+
+    Raises
+    ------
+    ConfigError
+        When the settings contradict each other or the token pattern is invalid.
     """
 
     def __init__(self, settings: FeaturizerConfig) -> None:
+        check_settings(settings)
         self.settings = settings
-        self.vocabulary: dict[str, int] = {}  # token -> column; columns start at 1 because 0 is the bias feature
-        self.idf: np.ndarray | None = None  # (n_features,) for values: tfidf, idf[0] = 1
+        self.ngrams: NgramVocabulary | None = None  # None when hashing or without bag of words
+        self.stop_words: list[str] = []
+        self.handcrafted = HandcraftedFeatures()
+        self.idf: np.ndarray | None = None  # (n_features,) for values: tfidf, 1 outside the n-gram columns
+        self.fitted = False
+        self._vocabulary: dict[str, int] | None = None
         self._tokenize = make_tokenizer(
             token_pattern=settings.token_pattern,
             lowercase=settings.lowercase,
@@ -51,145 +95,247 @@ class Featurizer:
         )
 
     @property
+    def hashing(self) -> bool:
+        return self.settings.hash_bits > 0
+
+    @property
+    def n_ngram_features(self) -> int:
+        """Number of n-gram columns: the vocabulary size, or 2^hash_bits."""
+        if not self.settings.bag_of_words:
+            return 0
+        if self.hashing:
+            return 1 << self.settings.hash_bits
+        return self.ngrams.n_columns if self.ngrams is not None else 0
+
+    @property
     def n_features(self) -> int:
         """Number of columns, the bias feature included."""
-        return len(self.vocabulary) + 1
+        return 1 + self.n_ngram_features + self.handcrafted.n_features
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Map of n-gram name to column (1-based; column 0 is the bias feature); empty when hashing.
+
+        Word n-grams are named by their tokens joined with spaces, character
+        n-grams as ``char[...]``. NOTE: with a custom token_pattern whose tokens
+        contain spaces, a unigram and a bigram can share a name; the columns stay distinct.
+        """
+        if self._vocabulary is None:
+            names = self.ngrams.feature_names() if self.ngrams is not None else []
+            self._vocabulary = {name: column for column, name in enumerate(names, start=1)}
+        return self._vocabulary
 
     def feature_names(self) -> list[str]:
-        return [BIAS_FEATURE, *self.vocabulary]
+        """Return the name of every column, shape ``(n_features,)``."""
+        if self.ngrams is not None:
+            ngram_names = self.ngrams.feature_names()
+        else:
+            ngram_names = [f"hash[{column}]" for column in range(self.n_ngram_features)]
+        return [BIAS_FEATURE, *ngram_names, *self.handcrafted.feature_names()]
 
     def tokenize(self, text: str) -> list[str]:
         return self._tokenize(text)
 
     def fit(self, documents: Sequence[str], *, source: str = "the training corpus") -> Featurizer:
-        """Learn the vocabulary (and idf) from ``documents``.
+        """Learn the vocabulary, the idf and the word lists from ``documents``.
 
         Raises
         ------
         DataError
-            When no token survives tokenizing and ``min_count``.
+            When no n-gram survives tokenizing and pruning, or a word list is empty.
+        ConfigError
+            When a stop-word or word-list file cannot be read.
         """
-        self._fit_tokens([self._tokenize(document) for document in documents], source)
+        self._fit(documents, source, need_counts=self.settings.values == "tfidf")
         return self
 
     def fit_transform(self, documents: Sequence[str], *, source: str = "the training corpus") -> CSRMatrix:
-        token_lists = [self._tokenize(document) for document in documents]
-        self._fit_tokens(token_lists, source)
-        return self._transform_tokens(token_lists, warn_unknown=False)
+        """Fit on ``documents`` and return their feature matrix, shape ``(n_documents, n_features)``."""
+        stream, counts = self._fit(documents, source, need_counts=True)
+        return self._assemble(documents, stream, counts)
 
     def transform(self, documents: Sequence[str]) -> CSRMatrix:
         """Return the feature matrix of ``documents``, shape ``(n_documents, n_features)``.
 
-        Tokens outside the vocabulary are ignored, so a document with none
-        of its tokens in the vocabulary has only the bias feature.
+        N-grams outside the vocabulary are ignored, so a document with none of
+        its n-grams in the vocabulary has only the bias and hand-written features.
         """
-        return self._transform_tokens([self._tokenize(document) for document in documents], warn_unknown=True)
+        if not self.fitted:
+            raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
+        stream = TokenStream.from_token_lists(list(map(self._tokenize, documents)))
+        counts = None
+        if self.settings.bag_of_words:
+            ngram_stream = stream.without(set(self.stop_words))
+            counts = self._count_ngrams(ngram_stream)
+            if self.ngrams is not None:
+                self._warn_unknown(counts, ngram_stream)
+        return self._assemble(documents, stream, counts)
 
-    def _fit_tokens(self, token_lists: list[list[str]], source: str) -> None:
-        counts = Counter(chain.from_iterable(token_lists))
+    def _fit(self, documents: Sequence[str], source: str, *, need_counts: bool) -> tuple[TokenStream, CSRMatrix | None]:
         settings = self.settings
-        kept = [(token, count) for token, count in counts.items() if count >= settings.min_count]
-        if not kept:
-            reason = "no token was found" if not counts else f"no token occurs at least min_count={settings.min_count} times"
-            raise DataError(
-                f"{source}: no features left after tokenizing {len(token_lists)} documents ({reason}); "
-                "lower featurizer.min_count, or check featurizer.token_pattern and the text column"
+        stream = TokenStream.from_token_lists(list(map(self._tokenize, documents)))
+        self.stop_words = []
+        if settings.stop_words is not None:
+            self.stop_words = read_token_file(settings.stop_words, "featurizer.stop_words", self._tokenize, single_tokens=False)
+        self.handcrafted = load_handcrafted(settings, self._tokenize)
+        self.ngrams, self.idf, self._vocabulary = None, None, None
+        counts = None
+        if settings.bag_of_words:
+            ngram_stream = stream.without(set(self.stop_words))
+            if not self.hashing:
+                self.ngrams = fit_vocabulary(ngram_stream, settings, source=source)
+            if need_counts:
+                counts = self._count_ngrams(ngram_stream)
+            if settings.values == "tfidf":
+                assert counts is not None
+                document_frequency = np.bincount(counts.indices, minlength=self.n_ngram_features)
+                # Smoothed idf, as if one extra document held every n-gram once: ln((1 + n) / (1 + df)) + 1.
+                ngram_idf = np.log((1.0 + len(documents)) / (1.0 + document_frequency)) + 1.0
+                self.idf = np.concatenate([[1.0], ngram_idf, np.ones(self.handcrafted.n_features)])
+        self.fitted = True
+        return stream, counts
+
+    def _count_ngrams(self, stream: TokenStream) -> CSRMatrix:
+        settings = self.settings
+        if self.hashing:
+            char_range = tuple(settings.char_ngrams) if settings.char_ngrams is not None else None
+            return hashed_count_matrix(stream, hash_bits=settings.hash_bits, ngram_max=settings.ngram_max, char_range=char_range)
+        assert self.ngrams is not None
+        return self.ngrams.count_matrix(stream)
+
+    def _warn_unknown(self, counts: CSRMatrix, stream: TokenStream) -> None:
+        unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (stream.lengths > 0)))
+        if unknown:
+            logger.warning(
+                "%d of %d documents have no n-gram in the model's vocabulary; they are predicted from the bias "
+                "and hand-written features alone", unknown, stream.n_documents,
             )
-        kept.sort(key=lambda item: (-item[1], item[0]))
-        if settings.max_features is not None:
-            kept = kept[: settings.max_features]
-        self.vocabulary = {token: column for column, (token, _) in enumerate(kept, start=1)}
-        if settings.values == "tfidf":
-            document_frequency = np.zeros(self.n_features)
-            matrix = self._count_matrix(token_lists)
-            np.add.at(document_frequency, matrix.indices, 1.0)
-            n_documents = len(token_lists)
-            # Smoothed idf, as if one extra document held every token once: ln((1 + n) / (1 + df)) + 1.
-            self.idf = np.log((1.0 + n_documents) / (1.0 + document_frequency)) + 1.0
-            self.idf[0] = 1.0
-        logger.info("%s: vocabulary of %d tokens from %d distinct", source, len(self.vocabulary), len(counts))
 
-    def _count_matrix(self, token_lists: list[list[str]]) -> CSRMatrix:
-        """Return token counts with the bias column set to 1, shape ``(n_documents, n_features)``."""
-        n_documents = len(token_lists)
-        n_columns = self.n_features
-        lengths = np.fromiter(map(len, token_lists), dtype=INDEX_DTYPE, count=n_documents)
-        flat = list(chain.from_iterable(token_lists))
-        columns = np.fromiter(map(self.vocabulary.get, flat, repeat(-1)), dtype=INDEX_DTYPE, count=len(flat))
-        rows = np.repeat(np.arange(n_documents, dtype=INDEX_DTYPE), lengths)
-        known = columns >= 0
-        # One key per (document, column) pair; the bias key doc * n_columns appears exactly once per document.
-        keys = np.concatenate([np.arange(n_documents, dtype=INDEX_DTYPE) * n_columns, rows[known] * n_columns + columns[known]])
-        keys, counts = np.unique(keys, return_counts=True)
-        rows, columns = np.divmod(keys, n_columns)
-        indptr = np.zeros(n_documents + 1, dtype=INDEX_DTYPE)
-        np.cumsum(np.bincount(rows, minlength=n_documents), out=indptr[1:])
-        return CSRMatrix(counts.astype(np.float64), columns, indptr, (n_documents, n_columns))
-
-    def _transform_tokens(self, token_lists: list[list[str]], *, warn_unknown: bool) -> CSRMatrix:
-        matrix = self._count_matrix(token_lists)
+    def _ngram_values(self, counts: CSRMatrix) -> CSRMatrix:
+        """Turn n-gram counts into feature values; hashed counts may be negative, so signs are kept."""
         settings = self.settings
-        if warn_unknown:
-            only_bias = np.diff(matrix.indptr) == 1
-            had_tokens = np.fromiter(map(bool, token_lists), dtype=bool, count=len(token_lists))
-            unknown = int(np.count_nonzero(only_bias & had_tokens))
-            if unknown:
-                logger.warning(
-                    "%d of %d documents have no token in the model's vocabulary; they are predicted from the bias alone",
-                    unknown, len(token_lists),
-                )
+        data = counts.data
         if settings.values == "binary":
-            matrix.data[:] = 1.0
+            data = np.sign(data)
         elif settings.values == "tfidf":
             if settings.sublinear_tf:
-                matrix.data = 1.0 + np.log(matrix.data)
+                data = np.sign(data) * (1.0 + np.log(np.abs(data)))
             assert self.idf is not None
-            matrix.data = matrix.data * self.idf[matrix.indices]
+            data = data * self.idf[1 + counts.indices]
+        matrix = CSRMatrix(data, counts.indices, counts.indptr, counts.shape)
         if settings.normalize == "l2":
-            norms = matrix.row_norms(skip_first_column=True)
+            norms = matrix.row_norms()
             norms[norms == 0.0] = 1.0
-            scale = 1.0 / norms[matrix.row_ids()]
-            matrix.data = np.where(matrix.indices == 0, matrix.data, matrix.data * scale)
+            matrix = CSRMatrix(data / norms[matrix.row_ids()], counts.indices, counts.indptr, counts.shape)
         return matrix
 
-    def fingerprint(self) -> str:
-        """Return a SHA-256 of the settings and the ordered vocabulary.
+    def _assemble(self, documents: Sequence[str], stream: TokenStream, counts: CSRMatrix | None) -> CSRMatrix:
+        """Put the bias feature, the n-gram values and the hand-written values side by side."""
+        n_documents = len(documents)
+        n_ngrams = self.n_ngram_features
+        ngram_lengths = np.zeros(n_documents, dtype=INDEX_DTYPE)
+        ngrams = None
+        if counts is not None:
+            ngrams = self._ngram_values(counts)
+            ngram_lengths = np.diff(ngrams.indptr)
+        handcrafted = None
+        handcrafted_lengths = np.zeros(n_documents, dtype=INDEX_DTYPE)
+        if self.handcrafted.n_features:
+            handcrafted = self.handcrafted.compute(documents, stream)
+            handcrafted_lengths = np.count_nonzero(handcrafted, axis=1).astype(INDEX_DTYPE)
 
-        Two featurizers with the same fingerprint give the same columns, so a
-        model may only read features whose fingerprint equals its own.
-        """
-        digest = hashlib.sha256()
-        digest.update(json.dumps(dataclasses.asdict(self.settings), sort_keys=True).encode())
-        for token in self.vocabulary:
-            digest.update(token.encode("utf-8", "surrogatepass") + b"\0")
-        if self.idf is not None:
-            digest.update(self.idf.tobytes())
-        return digest.hexdigest()
+        indptr = np.zeros(n_documents + 1, dtype=INDEX_DTYPE)
+        np.cumsum(1 + ngram_lengths + handcrafted_lengths, out=indptr[1:])
+        data = np.empty(int(indptr[-1]))
+        indices = np.empty(int(indptr[-1]), dtype=INDEX_DTYPE)
+        row_starts = indptr[:-1]
+        data[row_starts] = 1.0
+        indices[row_starts] = 0
+        if ngrams is not None:
+            # Each n-gram value moves from its place in ``ngrams`` to just after its row's bias feature.
+            positions = np.repeat(row_starts + 1 - ngrams.indptr[:-1], ngram_lengths) + np.arange(ngrams.nnz)
+            data[positions] = ngrams.data
+            indices[positions] = ngrams.indices + 1
+        if handcrafted is not None:
+            rows, columns = np.nonzero(handcrafted)
+            firsts = np.concatenate(([0], np.cumsum(handcrafted_lengths)[:-1]))
+            positions = row_starts[rows] + 1 + ngram_lengths[rows] + (np.arange(rows.size) - firsts[rows])
+            data[positions] = handcrafted[rows, columns]
+            indices[positions] = 1 + n_ngrams + columns
+        return CSRMatrix(data, indices, indptr, (n_documents, self.n_features))
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """Return plain arrays that describe this featurizer completely."""
-        blob, offsets = strings_to_arrays(list(self.vocabulary))
-        arrays = {
-            "featurizer_settings": json_to_array(dataclasses.asdict(self.settings)),
-            "vocabulary_bytes": blob,
-            "vocabulary_offsets": offsets,
-            "featurizer_fingerprint": np.array(self.fingerprint()),
-        }
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """Return the learned state (everything but the settings) as plain arrays."""
+        if self.ngrams is not None:
+            arrays = self.ngrams.to_arrays()
+        else:
+            arrays = {"vocabulary_bytes": np.zeros(0, dtype=np.uint8), "vocabulary_offsets": np.zeros(1, dtype=np.int64)}
+        if self.stop_words:
+            arrays["stop_words_bytes"], arrays["stop_words_offsets"] = strings_to_arrays(self.stop_words)
+        if self.handcrafted.n_features:
+            arrays["handcrafted_features"] = json_to_array(self.handcrafted.to_json())
         if self.idf is not None:
             arrays["idf"] = self.idf
         return arrays
 
+    def fingerprint(self) -> str:
+        """Return a SHA-256 of the settings and the learned state.
+
+        Two featurizers with the same fingerprint give the same columns, so a
+        model may only read features whose fingerprint equals its own. The
+        paths of the stop-word and word-list files are left out and their
+        stored contents are hashed instead, so moving a file changes nothing.
+        """
+        settings = dataclasses.asdict(self.settings)
+        settings["stop_words"] = None
+        if settings["word_lists"]:
+            settings["word_lists"] = [{k: v for k, v in entry.items() if k != "file"} for entry in settings["word_lists"]]
+        digest = hashlib.sha256()
+        digest.update(json.dumps(settings, sort_keys=True).encode())
+        for name, array in sorted(self._state_arrays().items()):
+            digest.update(name.encode() + b"\0")
+            digest.update(str(array.dtype).encode() + str(array.shape).encode())
+            digest.update(str(array[()]).encode() if array.dtype.kind == "U" else np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return plain arrays that describe this featurizer completely (no pickle needed)."""
+        return {
+            "featurizer_settings": json_to_array(dataclasses.asdict(self.settings)),
+            **self._state_arrays(),
+            "featurizer_fingerprint": np.array(self.fingerprint()),
+        }
+
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], *, source: str) -> Featurizer:
-        """Rebuild a featurizer written by :meth:`to_arrays`."""
+        """Rebuild a featurizer written by :meth:`to_arrays`.
+
+        Raises
+        ------
+        ModelFileError
+            When the settings or the stored state are invalid.
+        """
         try:
             settings = FeaturizerConfig(**array_to_json(arrays["featurizer_settings"]))
-        except (TypeError, ValueError) as error:
+            featurizer = cls(settings)
+        except (TypeError, ValueError, ConfigError) as error:
             raise ModelFileError(f"{source}: invalid featurizer settings ({error})") from None
-        featurizer = cls(settings)
-        tokens = arrays_to_strings(arrays["vocabulary_bytes"], arrays["vocabulary_offsets"])
-        featurizer.vocabulary = {token: column for column, token in enumerate(tokens, start=1)}
+        if settings.bag_of_words and not featurizer.hashing:
+            featurizer.ngrams = NgramVocabulary.from_arrays(arrays, settings, source=source)
+        if "stop_words_bytes" in arrays:
+            featurizer.stop_words = arrays_to_strings(arrays["stop_words_bytes"], arrays["stop_words_offsets"])
+        elif settings.stop_words is not None:
+            raise ModelFileError(f"{source}: featurizer.stop_words is set but the file holds no stop words; the file is damaged")
+        if "handcrafted_features" in arrays:
+            featurizer.handcrafted = HandcraftedFeatures.from_json(array_to_json(arrays["handcrafted_features"]), source=source)
+        elif settings.word_lists or settings.regexes or settings.document_length != "none":
+            raise ModelFileError(f"{source}: the settings declare hand-written features but the file holds none; the file is damaged")
         featurizer.idf = np.asarray(arrays["idf"], dtype=np.float64) if "idf" in arrays else None
-        if settings.values == "tfidf" and featurizer.idf is None:
+        if settings.values == "tfidf" and settings.bag_of_words and featurizer.idf is None:
             raise ModelFileError(f"{source}: values are tfidf but the file holds no idf array")
+        if featurizer.idf is not None and featurizer.idf.shape != (featurizer.n_features,):
+            raise ModelFileError(f"{source}: the idf array has shape {featurizer.idf.shape} but there are "
+                                 f"{featurizer.n_features} features; the file is damaged")
+        featurizer.fitted = True
         return featurizer
+

@@ -61,7 +61,8 @@ def l2_penalty(weights: np.ndarray, l2: float) -> float:
     return float(l2 * np.sum(weights[1:] ** 2))
 
 
-def loss_and_gradient(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+def loss_and_gradient(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, l2: float,
+                      sample_weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Return the mean cross-entropy plus the L2 penalty, and its gradient.
 
     Parameters
@@ -70,35 +71,44 @@ def loss_and_gradient(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, l2: floa
     X : CSRMatrix, shape (n_documents, n_features); column 0 is the bias feature
     y : ndarray of int, shape (n_documents,); label indices (0 or 1 for binary)
     l2 : float; strength of the penalty ``l2 * sum(weights[1:] ** 2)``
+    sample_weights : ndarray, shape (n_documents,), optional; the weight of each
+        document's cross-entropy. The mean is then ``sum(w_i * CE_i) / n_documents``,
+        scikit-learn's convention, so its ``C = 1 / (2 * l2 * n_documents)`` still
+        gives the same optimum.
 
     Returns
     -------
     loss : float
     gradient : ndarray, same shape as ``weights``
     """
-    cross_entropy, gradient = cross_entropy_and_gradient(weights, X, y, l2)
+    cross_entropy, gradient = cross_entropy_and_gradient(weights, X, y, l2, sample_weights)
     return cross_entropy + l2_penalty(weights, l2), gradient
 
 
-def cross_entropy_and_gradient(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+def cross_entropy_and_gradient(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, l2: float,
+                               sample_weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Return the mean cross-entropy without the penalty, and the gradient of the loss with it."""
     logits = X.dot(weights)
     n_documents = X.n_rows
     if weights.ndim == 1:
-        cross_entropy = binary_cross_entropy(logits, y).mean()
+        per_document = binary_cross_entropy(logits, y)
         errors = sigmoid(logits) - y
     else:
-        cross_entropy = softmax_cross_entropy(logits, y).mean()
+        per_document = softmax_cross_entropy(logits, y)
         errors = softmax(logits)
         errors[np.arange(n_documents), y] -= 1.0
+    if sample_weights is not None:
+        per_document = per_document * sample_weights
+        errors = errors * (sample_weights if errors.ndim == 1 else sample_weights[:, None])
     gradient = X.transpose_dot(errors / n_documents)
     gradient[1:] += 2.0 * l2 * weights[1:]
-    return float(cross_entropy), gradient
+    return float(per_document.mean()), gradient
 
 
-def mean_loss(weights: np.ndarray, X: CSRMatrix, y: np.ndarray) -> float:
-    """Return the mean cross-entropy (without the penalty) of ``weights`` on ``X``."""
+def mean_loss(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None = None) -> float:
+    """Return the mean cross-entropy (without the penalty) of ``weights`` on ``X``, weighted as in :func:`loss_and_gradient`."""
     logits = X.dot(weights)
-    if weights.ndim == 1:
-        return float(binary_cross_entropy(logits, y).mean())
-    return float(softmax_cross_entropy(logits, y).mean())
+    per_document = binary_cross_entropy(logits, y) if weights.ndim == 1 else softmax_cross_entropy(logits, y)
+    if sample_weights is not None:
+        per_document = per_document * sample_weights
+    return float(per_document.mean())

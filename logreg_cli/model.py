@@ -40,6 +40,8 @@ class LogisticModel:
     featurizer : the featurizer whose columns the weights belong to.
     config : the resolved config the model was trained with.
     training : summary and per-epoch history of training.
+    threshold : binary models only: predict ``labels[1]`` when its probability
+        is at least this; None predicts the more probable label.
     """
 
     labels: list[str]
@@ -47,6 +49,7 @@ class LogisticModel:
     featurizer: Featurizer
     config: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None
 
     @property
     def kind(self) -> str:
@@ -68,9 +71,15 @@ class LogisticModel:
         """Return the index of the most probable label of each document.
 
         Ties go to the lower label index, so an empty document gets the same
-        label on every run.
+        label on every run. A binary model with a ``threshold`` uses it instead.
         """
-        return np.argmax(self.predict_probabilities(X), axis=1)
+        return self.labels_from_probabilities(self.predict_probabilities(X))
+
+    def labels_from_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """Return the predicted label index of each row of ``probabilities``, shape ``(n_documents,)``."""
+        if self.threshold is not None and self.kind == "binary":
+            return (probabilities[:, 1] >= self.threshold).astype(np.int64)
+        return np.argmax(probabilities, axis=1)
 
     def save(self, path: str | Path) -> None:
         """Write the model file atomically. Refuses non-finite weights."""
@@ -87,6 +96,9 @@ class LogisticModel:
             "training": json_to_array(self.training),
             **self.featurizer.to_arrays(),
         }
+        if self.threshold is not None:
+            # Optional key: files written before thresholds existed load with threshold None.
+            arrays["threshold"] = np.array(float(self.threshold))
         save_arrays(path, arrays)
 
     @classmethod
@@ -114,7 +126,12 @@ class LogisticModel:
             )
         config = array_to_json(arrays["config"]) if "config" in arrays else {}
         training = array_to_json(arrays["training"]) if "training" in arrays else {}
-        return cls(labels, weights, featurizer, config, training)
+        threshold = None
+        if "threshold" in arrays:
+            threshold = float(arrays["threshold"][()])
+            if weights.ndim != 1 or not 0.0 <= threshold <= 1.0:
+                raise ModelFileError(f"{source}: invalid threshold {threshold!r}; a binary model's threshold lies in [0, 1]")
+        return cls(labels, weights, featurizer, config, training, threshold)
 
 
 def check_file_kind(arrays: dict[str, np.ndarray], expected: str, source: str) -> None:

@@ -22,7 +22,8 @@ from logreg_cli.featurize import Featurizer
 from logreg_cli.metrics import ClassificationReport, evaluate
 from logreg_cli.model import FeaturesFile, LogisticModel, is_features_file
 from logreg_cli.sparse import CSRMatrix
-from logreg_cli.train import EpochRecord, TrainResult, initial_weights, train
+from logreg_cli.thresholds import choose_threshold
+from logreg_cli.train import EpochRecord, TrainResult, initial_weights, resolve_class_weights, train
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class TrainOutcome:
     result: TrainResult
     n_train: int
     n_validation: int
+    X_val: CSRMatrix | None = None  # the validation documents, shape (n_validation, n_features)
+    y_val: np.ndarray | None = None  # their label indices, shape (n_validation,)
 
 
 def train_from_config(
@@ -172,9 +175,14 @@ def train_from_config(
         "training a %s model: %d documents, %d validation documents, %d features, %d labels",
         kind, X.n_rows, X_val.n_rows, X.n_columns, len(labels),
     )
-    result = train(X, y, weights, trainer, X_val=X_val, y_val=y_val, show_progress=show_progress, on_epoch=on_epoch)
+    class_weights = resolve_class_weights(trainer.class_weight, labels, y)
+    if class_weights is not None:
+        logger.info("class weights: %s", ", ".join(f"{label} {weight:.4g}" for label, weight in zip(labels, class_weights)))
+    result = train(X, y, weights, trainer, X_val=X_val, y_val=y_val, show_progress=show_progress, on_epoch=on_epoch,
+                   class_weights=class_weights)
     model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary())
-    return TrainOutcome(model, result, X.n_rows, X_val.n_rows)
+    model.threshold = choose_threshold(model, trainer, X_val, y_val)
+    return TrainOutcome(model, result, X.n_rows, X_val.n_rows, X_val, y_val)
 
 
 def _validation_rows(y: np.ndarray, config: Config, validation_path: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -236,6 +244,7 @@ class Predictions:
     probabilities: np.ndarray  # (n_documents, n_labels)
     true_labels: list[str] | None
     source: str
+    X: CSRMatrix | None = None  # the features of the documents, shape (n_documents, n_features)
 
 
 def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: bool) -> Predictions:
@@ -256,7 +265,7 @@ def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: b
         documents, true_labels = read_documents(path, read_options(config))
         X = model.featurizer.transform(documents)
     probabilities = model.predict_probabilities(X)
-    return Predictions(np.argmax(probabilities, axis=1), probabilities, true_labels, path)
+    return Predictions(model.labels_from_probabilities(probabilities), probabilities, true_labels, path, X)
 
 
 def evaluate_file(model: LogisticModel, path: str, config: Config) -> ClassificationReport:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
 from logreg_cli.config import TrainerConfig
-from logreg_cli.errors import TrainingError
+from logreg_cli.errors import ConfigError, TrainingError
 from logreg_cli.losses import cross_entropy_and_gradient, l2_penalty, loss_and_gradient, mean_loss, sigmoid, softmax
+from logreg_cli.optimizers import METHODS as OPTIMIZER_METHODS, make_optimizer
 from logreg_cli.sparse import CSRMatrix
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def train(
     y_val: np.ndarray | None = None,
     show_progress: bool = False,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    class_weights: np.ndarray | None = None,
 ) -> TrainResult:
     """Fit ``weights`` by gradient descent and return those of the best epoch.
 
@@ -92,6 +94,9 @@ def train(
     X_val, y_val : validation corpus for early stopping; without it the last epoch is kept
     show_progress : draw a progress bar over the steps of each epoch on stderr
     on_epoch : called with each epoch's record, for logging
+    class_weights : ndarray, shape (n_labels,), optional; the weight of each label's
+        documents in the loss and its gradient (see :func:`resolve_class_weights`).
+        The training and validation losses are then weighted means too.
 
     Returns
     -------
@@ -111,6 +116,9 @@ def train(
     weights = np.array(weights, dtype=np.float64)
     batch_size = {"batch": X.n_rows, "stochastic": 1}.get(settings.method, settings.batch_size)
     use_validation = X_val is not None and y_val is not None and X_val.n_rows > 0
+    sample_weights = None if class_weights is None else class_weights[y]
+    val_sample_weights = None if class_weights is None or not use_validation else class_weights[y_val]
+    optimizer = make_optimizer(settings, weights.shape) if settings.method in OPTIMIZER_METHODS else None
     result = TrainResult(weights=weights.copy())
     best_val_loss = np.inf
     growing = 0
@@ -121,22 +129,27 @@ def train(
             started = time.perf_counter()
 
             # Shuffle, then walk through the corpus one batch per step.
-            if settings.method == "batch":
-                weights = _batch_step(weights, X, y, settings)
+            if optimizer is not None:
+                weights = optimizer.run_epoch(weights, X, y, rng=rng, sample_weights=sample_weights,
+                                              show_progress=show_progress, epoch=epoch)
+            elif settings.method == "batch":
+                weights = _batch_step(weights, X, y, settings, sample_weights)
             else:
                 order = rng.permutation(X.n_rows)
                 weights = _minibatch_epoch(weights, X.take_rows(order), y[order], batch_size, settings,
-                                           show_progress=show_progress, epoch=epoch)
+                                           show_progress=show_progress, epoch=epoch, class_weights=class_weights)
 
             # Measure the epoch on the whole training corpus and on the validation corpus.
-            train_loss, gradient = cross_entropy_and_gradient(weights, X, y, settings.l2)
+            # L-BFGS has already evaluated its new weights on the whole training corpus.
+            cached = optimizer.cached_evaluation(weights) if optimizer is not None else None
+            train_loss, gradient = cached or cross_entropy_and_gradient(weights, X, y, settings.l2, sample_weights)
             objective = train_loss + l2_penalty(weights, settings.l2)
             record = EpochRecord(
                 epoch=epoch,
                 train_loss=train_loss,
                 objective=objective,
                 gradient_norm_sq=float(np.sum(gradient**2)),
-                val_loss=mean_loss(weights, X_val, y_val) if use_validation else None,
+                val_loss=mean_loss(weights, X_val, y_val, val_sample_weights) if use_validation else None,
                 val_accuracy=_accuracy(weights, X_val, y_val) if use_validation else None,
                 learning_rate=settings.learning_rate,
                 seconds=time.perf_counter() - started,
@@ -182,14 +195,54 @@ def train(
     return result
 
 
-def _batch_step(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, settings: TrainerConfig) -> np.ndarray:
-    _, gradient = loss_and_gradient(weights, X, y, settings.l2)
+def resolve_class_weights(class_weight: str | dict[str, float] | None, labels: Sequence[str],
+                          y: np.ndarray) -> np.ndarray | None:
+    """Turn the ``trainer.class_weight`` setting into one weight per label.
+
+    Parameters
+    ----------
+    class_weight : None, ``"balanced"`` or a mapping of label name to weight;
+        labels missing from the mapping weigh 1
+    labels : label names; position is the label index
+    y : ndarray of int, shape (n_documents,); label indices of the training documents
+
+    Returns
+    -------
+    ndarray, shape (n_labels,), or None when ``class_weight`` is None. For
+    ``"balanced"`` a label's weight is ``n_documents / (n_labels * count)``, so
+    the mean document weight is 1; a label without training documents weighs 1.
+
+    Raises
+    ------
+    ConfigError
+        When the mapping names a label that is not among ``labels``.
+    """
+    if class_weight is None:
+        return None
+    if class_weight == "balanced":
+        counts = np.bincount(y, minlength=len(labels)).astype(np.float64)
+        weights = np.ones(len(labels))
+        present = counts > 0
+        weights[present] = y.size / (len(labels) * counts[present])
+        return weights
+    unknown = sorted(set(class_weight) - set(labels))
+    if unknown:
+        raise ConfigError(
+            f"trainer.class_weight names the label {unknown[0]!r}, which is not in the training corpus; "
+            f"the labels are {', '.join(labels)}"
+        )
+    return np.array([class_weight.get(label, 1.0) for label in labels], dtype=np.float64)
+
+
+def _batch_step(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, settings: TrainerConfig,
+                sample_weights: np.ndarray | None = None) -> np.ndarray:
+    _, gradient = loss_and_gradient(weights, X, y, settings.l2, sample_weights)
     return weights - settings.learning_rate * gradient
 
 
 def _minibatch_epoch(
     weights: np.ndarray, X: CSRMatrix, y: np.ndarray, batch_size: int, settings: TrainerConfig,
-    *, show_progress: bool, epoch: int,
+    *, show_progress: bool, epoch: int, class_weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run one epoch of steps over ``X`` (already shuffled) and return the new weights.
 
@@ -204,7 +257,9 @@ def _minibatch_epoch(
         # The lazy scale would cross zero; such a large step diverges anyway, so take it densely.
         for start in tqdm(range(0, X.n_rows, batch_size), disable=not show_progress, leave=False,
                           desc=f"epoch {epoch}", unit="batch"):
-            weights = _batch_step(weights, X.slice_rows(start, start + batch_size), y[start : start + batch_size], settings)
+            batch_y = y[start : start + batch_size]
+            batch_weights = None if class_weights is None else class_weights[batch_y]
+            weights = _batch_step(weights, X.slice_rows(start, start + batch_size), batch_y, settings, batch_weights)
         return weights
     bias = weights[0].copy()
     V = weights.copy()
@@ -227,6 +282,9 @@ def _minibatch_epoch(
             errors = softmax(logits)
             errors[np.arange(n_batch), batch_y] -= 1.0
             errors /= n_batch
+        if class_weights is not None:
+            document_weights = class_weights[batch_y]
+            errors *= document_weights if binary else document_weights[:, None]
         columns, gradient = batch.transpose_dot_compact(errors)
 
         # Update: decay every row through the scale, then move only the touched rows.

@@ -1,0 +1,302 @@
+"""Optimizers beyond plain gradient descent: AdaGrad, Adam and L-BFGS.
+
+All three minimise the same loss as ``train.py``: the (weighted) mean
+cross-entropy plus ``l2 * sum(weights[1:] ** 2)``, the bias feature's row
+unpenalised. ``train.train`` calls :meth:`run_epoch` once per epoch, so
+early stopping, the epoch records and the stopping rules stay the same for
+every method.
+
+- ``adagrad`` and ``adam`` take minibatch steps of ``batch_size`` documents
+  with one step size per weight: ``learning_rate / (sqrt(G) + EPSILON)``,
+  where ``G`` is the sum of the squared gradients of that weight so far
+  (AdaGrad) or their moving average (Adam, with Adam's bias correction and
+  a moving average of the gradients as the direction). A step touches only
+  the rows of the features present in its batch, and only those rows'
+  statistics change: for Adam this is the "lazy" variant for sparse
+  gradients, whose moments of a feature absent from a batch do not decay.
+- The L2 part of a step is a proximal step: a row moved by ``-rate * d``
+  becomes ``(w - rate * d) / (1 + 2 * rate * l2)``, which shrinks it towards
+  zero for any step size, where the explicit ``w - 2 * rate * l2 * w`` would
+  flip its sign once ``2 * rate * l2 > 1``. Rows absent from a batch still
+  shrink at every step, but lazily: a row records the step of its last
+  update, and the shrinking of the steps it missed is applied at once, as a
+  power, when it next appears and at the end of each epoch. For AdaGrad
+  this is exact, because an absent row's step size does not change. For
+  Adam it is an approximation, because the bias correction of the step size
+  changes from step to step and the catch-up uses the current one.
+- ``lbfgs`` is full-batch L-BFGS (Nocedal and Wright, Numerical
+  Optimization, 2nd ed., algorithm 7.4 and 7.5) with the last
+  ``LBFGS_MEMORY`` steps and a backtracking line search that takes the step
+  1 first and then interpolates (Armijo condition). One epoch is one
+  iteration. Its fixed point is the exact optimum of the loss above, so it
+  agrees with scikit-learn's ``LogisticRegression`` at
+  ``C = 1 / (2 * l2 * n_documents)``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from logreg_cli.config import TrainerConfig
+from logreg_cli.losses import cross_entropy_and_gradient, l2_penalty, sigmoid, softmax
+from logreg_cli.sparse import CSRMatrix
+
+ADAPTIVE_METHODS = ("adagrad", "adam")
+METHODS = ADAPTIVE_METHODS + ("lbfgs",)
+
+# Added to the root of the squared-gradient statistic so that the step size stays finite.
+EPSILON = 1e-8
+ADAM_BETA1 = 0.9  # decay of Adam's moving average of the gradients
+ADAM_BETA2 = 0.999  # decay of Adam's moving average of the squared gradients
+LBFGS_MEMORY = 10  # steps whose gradient changes L-BFGS keeps
+ARMIJO = 1e-4  # sufficient decrease: f(w + t d) <= f(w) + ARMIJO * t * g.d
+MAX_LINE_SEARCH_STEPS = 30
+
+
+class Optimizer(Protocol):
+    """What ``train.train`` needs from an optimizer."""
+
+    def run_epoch(self, weights: np.ndarray, X: CSRMatrix, y: np.ndarray, *, rng: np.random.Generator,
+                  sample_weights: np.ndarray | None, show_progress: bool, epoch: int) -> np.ndarray: ...
+
+    def cached_evaluation(self, weights: np.ndarray) -> tuple[float, np.ndarray] | None: ...
+
+
+def make_optimizer(settings: TrainerConfig, shape: tuple[int, ...]) -> Optimizer:
+    """Return the optimizer that ``settings.method`` names, for weights of ``shape``.
+
+    Parameters
+    ----------
+    settings : the ``trainer`` section of the config; ``method`` is one of ``METHODS``
+    shape : shape of the weights, ``(n_features,)`` or ``(n_features, n_labels)``
+    """
+    if settings.method == "lbfgs":
+        return LBFGS(settings)
+    return AdaptiveOptimizer(settings, shape)
+
+
+class AdaptiveOptimizer:
+    """Minibatch AdaGrad or Adam with per-weight step sizes and lazy proximal L2 (see the module docstring)."""
+
+    def __init__(self, settings: TrainerConfig, shape: tuple[int, ...]) -> None:
+        if settings.method not in ADAPTIVE_METHODS:
+            raise ValueError(f"method must be one of {ADAPTIVE_METHODS}, got {settings.method!r}")
+        self.adam = settings.method == "adam"
+        self.learning_rate = settings.learning_rate
+        self.l2 = settings.l2
+        self.batch_size = settings.batch_size
+        self.squares = np.zeros(shape)  # AdaGrad: sum of squared gradients; Adam: their moving average
+        self.moment = np.zeros(shape) if self.adam else None  # Adam: moving average of the gradients
+        self.last_update = np.zeros(shape[0], dtype=np.int64)  # per row: steps done when it was last brought up to date
+        self.steps = 0
+
+    def cached_evaluation(self, weights: np.ndarray) -> tuple[float, np.ndarray] | None:
+        return None
+
+    def run_epoch(self, weights: np.ndarray, X: CSRMatrix, y: np.ndarray, *, rng: np.random.Generator,
+                  sample_weights: np.ndarray | None = None, show_progress: bool = False, epoch: int = 0) -> np.ndarray:
+        """Shuffle the documents, take one step per batch and return the new weights.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (n_features,) or (n_features, n_labels); not changed
+        X : CSRMatrix, shape (n_documents, n_features)
+        y : ndarray of int, shape (n_documents,)
+        rng : the generator that shuffles the documents
+        sample_weights : ndarray, shape (n_documents,), optional; weight of each document's cross-entropy
+        """
+        weights = np.array(weights, dtype=np.float64)
+        self.take_steps(weights, X, y, rng=rng, sample_weights=sample_weights, show_progress=show_progress, epoch=epoch)
+        self.bring_up_to_date(weights)
+        return weights
+
+    def take_steps(self, weights: np.ndarray, X: CSRMatrix, y: np.ndarray, *, rng: np.random.Generator,
+                   sample_weights: np.ndarray | None = None, show_progress: bool = False, epoch: int = 0) -> None:
+        """Shuffle the documents of ``X`` and take one step per batch, updating float64 ``weights`` in place.
+
+        Rows whose features were absent from the last batches may still owe
+        their L2 shrinking afterwards; :meth:`bring_up_to_date` applies it.
+        """
+        order = rng.permutation(X.n_rows)
+        X, y = X.take_rows(order), y[order]
+        if sample_weights is not None:
+            sample_weights = sample_weights[order]
+        for start in tqdm(range(0, X.n_rows, self.batch_size), disable=not show_progress, leave=False,
+                          desc=f"epoch {epoch}", unit="batch"):
+            stop = start + self.batch_size
+            batch_weights = None if sample_weights is None else sample_weights[start:stop]
+            self._step(weights, X.slice_rows(start, stop), y[start:stop], batch_weights)
+
+    def bring_up_to_date(self, weights: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Apply the pending L2 shrinking to ``rows`` of ``weights`` (all rows by default), in place."""
+        self._catch_up(weights, np.arange(weights.shape[0]) if rows is None else rows)
+
+    def _rates(self, rows: np.ndarray) -> np.ndarray:
+        """Return the step size of every weight in ``rows``, shape ``(len(rows),)`` or ``(len(rows), n_labels)``."""
+        scale = self.learning_rate
+        if self.adam:
+            # Adam's bias correction for the step about to be taken (steps count from 1).
+            t = self.steps + 1
+            scale = scale * np.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t)
+        return scale / (np.sqrt(self.squares[rows]) + EPSILON)
+
+    def _shrink(self, rows: np.ndarray, rates: np.ndarray, times: np.ndarray | float) -> np.ndarray:
+        """Return the factor ``(1 + 2 * rate * l2) ** -times`` for ``rows``, 1 for the bias row."""
+        if rates.ndim == 2 and np.ndim(times) == 1:
+            times = times[:, None]
+        factor = (1.0 + 2.0 * self.l2 * rates) ** -times
+        factor[rows == 0] = 1.0
+        return factor
+
+    def _catch_up(self, weights: np.ndarray, rows: np.ndarray) -> None:
+        """Apply to ``rows`` the L2 shrinking of the steps since each row was last brought up to date."""
+        missed = self.steps - self.last_update[rows]
+        if self.l2 > 0.0 and np.any(missed):
+            weights[rows] *= self._shrink(rows, self._rates(rows), missed)
+        self.last_update[rows] = self.steps
+
+    def _step(self, weights: np.ndarray, batch: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None) -> None:
+        # Work on the batch's rows only: a compact matrix whose columns are the batch's features.
+        rows, compact_columns = np.unique(batch.indices, return_inverse=True)
+        compact = CSRMatrix(batch.data, compact_columns, batch.indptr, (batch.n_rows, rows.size))
+        self._catch_up(weights, rows)
+        rows_weights = weights[rows]
+
+        # Forward and gradient of the mean cross-entropy with respect to these rows.
+        logits = compact.dot(rows_weights)
+        if weights.ndim == 1:
+            errors = sigmoid(logits) - y
+        else:
+            errors = softmax(logits)
+            errors[np.arange(batch.n_rows), y] -= 1.0
+        if sample_weights is not None:
+            errors *= sample_weights if errors.ndim == 1 else sample_weights[:, None]
+        gradient = compact.transpose_dot(errors / batch.n_rows)
+
+        # Update the statistics, then take the proximal step with the new step sizes.
+        if self.adam:
+            assert self.moment is not None
+            self.moment[rows] = ADAM_BETA1 * self.moment[rows] + (1.0 - ADAM_BETA1) * gradient
+            self.squares[rows] = ADAM_BETA2 * self.squares[rows] + (1.0 - ADAM_BETA2) * gradient**2
+            direction = self.moment[rows]
+        else:
+            self.squares[rows] += gradient**2
+            direction = gradient
+        rates = self._rates(rows)
+        updated = rows_weights - rates * direction
+        if self.l2 > 0.0:
+            updated *= self._shrink(rows, rates, 1.0)
+        weights[rows] = updated
+        self.steps += 1
+        self.last_update[rows] = self.steps
+
+
+class LBFGS:
+    """Full-batch L-BFGS with a backtracking line search; one iteration per epoch."""
+
+    def __init__(self, settings: TrainerConfig, memory: int = LBFGS_MEMORY) -> None:
+        self.l2 = settings.l2
+        self.memory = memory
+        self.steps: list[np.ndarray] = []  # s_k = w_{k+1} - w_k, flattened
+        self.changes: list[np.ndarray] = []  # y_k = g_{k+1} - g_k, flattened
+        self._weights: np.ndarray | None = None
+        self._objective = 0.0
+        self._cross_entropy = 0.0
+        self._gradient: np.ndarray | None = None
+
+    def cached_evaluation(self, weights: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """Return (mean cross-entropy, gradient of the loss) at ``weights`` if the last iteration computed them."""
+        if self._weights is not None and self._gradient is not None and np.array_equal(weights, self._weights):
+            return self._cross_entropy, self._gradient
+        return None
+
+    def _evaluate(self, weights: np.ndarray, X: CSRMatrix, y: np.ndarray,
+                  sample_weights: np.ndarray | None) -> tuple[float, float, np.ndarray]:
+        cross_entropy, gradient = cross_entropy_and_gradient(weights, X, y, self.l2, sample_weights)
+        return cross_entropy + l2_penalty(weights, self.l2), cross_entropy, gradient
+
+    def _direction(self, gradient: np.ndarray) -> np.ndarray:
+        """Return ``-H g`` by the two-loop recursion over the stored pairs."""
+        q = gradient.ravel().copy()
+        alphas = []
+        for s, change in zip(reversed(self.steps), reversed(self.changes)):
+            alpha = np.dot(s, q) / np.dot(change, s)
+            q -= alpha * change
+            alphas.append(alpha)
+        if self.steps:
+            # Initial inverse Hessian gamma * I with gamma = s.y / y.y of the newest pair.
+            q *= np.dot(self.steps[-1], self.changes[-1]) / np.dot(self.changes[-1], self.changes[-1])
+        else:
+            # The first step moves by at most 1 in norm, since the gradient says nothing of the curvature.
+            q /= max(1.0, float(np.linalg.norm(q)))
+        for s, change, alpha in zip(self.steps, self.changes, reversed(alphas)):
+            beta = np.dot(change, q) / np.dot(change, s)
+            q += (alpha - beta) * s
+        return -q.reshape(gradient.shape)
+
+    def run_epoch(self, weights: np.ndarray, X: CSRMatrix, y: np.ndarray, *, rng: np.random.Generator | None = None,
+                  sample_weights: np.ndarray | None = None, show_progress: bool = False, epoch: int = 0) -> np.ndarray:
+        """Take one L-BFGS iteration from ``weights`` and return the new weights.
+
+        Parameters are as for :meth:`AdaptiveOptimizer.run_epoch`; ``rng``,
+        ``show_progress`` and ``epoch`` are not used. When the line search
+        finds no decrease even along the negative gradient, the weights are
+        returned unchanged (the gradient is then as small as rounding allows).
+        """
+        weights = np.array(weights, dtype=np.float64)
+        if self.cached_evaluation(weights) is None:
+            self._objective, self._cross_entropy, self._gradient = self._evaluate(weights, X, y, sample_weights)
+            self._weights = weights
+        assert self._gradient is not None
+        objective, gradient = self._objective, self._gradient
+
+        direction = self._direction(gradient)
+        slope = float(np.vdot(gradient, direction))
+        if slope >= 0.0:
+            # Rounding made the quasi-Newton direction useless: start again from steepest descent.
+            self.steps, self.changes = [], []
+            direction = self._direction(gradient)
+            slope = float(np.vdot(gradient, direction))
+        found = self._line_search(weights, objective, direction, slope, X, y, sample_weights)
+        if found is None and self.steps:
+            self.steps, self.changes = [], []
+            direction = self._direction(gradient)
+            slope = float(np.vdot(gradient, direction))
+            found = self._line_search(weights, objective, direction, slope, X, y, sample_weights)
+        if found is None:
+            return weights
+
+        new_weights, new_objective, new_cross_entropy, new_gradient = found
+        s = (new_weights - weights).ravel()
+        change = (new_gradient - gradient).ravel()
+        # Keep the pair only when the curvature s.y is positive, so the inverse Hessian stays positive definite.
+        if np.dot(s, change) > 1e-10 * np.dot(change, change):
+            self.steps.append(s)
+            self.changes.append(change)
+            if len(self.steps) > self.memory:
+                self.steps.pop(0)
+                self.changes.pop(0)
+        self._weights, self._objective, self._cross_entropy, self._gradient = (
+            new_weights, new_objective, new_cross_entropy, new_gradient)
+        return new_weights.copy()
+
+    def _line_search(self, weights: np.ndarray, objective: float, direction: np.ndarray, slope: float,
+                     X: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None,
+                     ) -> tuple[np.ndarray, float, float, np.ndarray] | None:
+        step = 1.0
+        for _ in range(MAX_LINE_SEARCH_STEPS):
+            candidate = weights + step * direction
+            new_objective, cross_entropy, gradient = self._evaluate(candidate, X, y, sample_weights)
+            if np.isfinite(new_objective) and new_objective <= objective + ARMIJO * step * slope:
+                return candidate, new_objective, cross_entropy, gradient
+            # Minimiser of the quadratic through f(0), f'(0) and f(step), kept within [0.1, 0.5] of the step.
+            if np.isfinite(new_objective):
+                curvature = new_objective - objective - slope * step
+                trial = -slope * step**2 / (2.0 * curvature) if curvature > 0 else 0.5 * step
+                step = min(max(trial, 0.1 * step), 0.5 * step)
+            else:
+                step *= 0.1
+        return None

@@ -1,0 +1,440 @@
+"""The learned vocabulary of word and character n-grams, and its pruning.
+
+Word n-grams are never joined into strings while counting. Every token gets
+an integer id, and the n-gram that starts at position i gets the key
+``prefix_id * n_tokens + id[i + n - 1]``, where ``prefix_id`` is the id of the
+(n - 1)-gram at position i. Sorting keys with NumPy then gives distinct
+n-grams, their counts and their document frequencies. Because token ids follow
+the code point order of the tokens, the ids of the n-grams of one length
+follow the order of their token tuples, which is the tie order of the columns.
+
+Column order: descending number of occurrences in the training corpus; ties
+put word n-grams before character n-grams, word n-grams in the order of their
+token tuples (code points, a shorter n-gram before the longer ones it starts),
+and character n-grams in code point order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from itertools import repeat
+
+import numpy as np
+
+from logreg_cli.config import FeaturizerConfig
+from logreg_cli.errors import DataError, ModelFileError
+from logreg_cli.io import arrays_to_strings, strings_to_arrays
+from logreg_cli.ngrams import (
+    TokenStream,
+    char_ngram_table,
+    entries_to_csr,
+    expand_rows,
+    sum_entries,
+)
+from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
+
+logger = logging.getLogger(__name__)
+
+WORD, CHAR = 0, 1
+
+
+@dataclass
+class NgramVocabulary:
+    """Word and character n-grams and the column of each.
+
+    Attributes
+    ----------
+    tokens : list of str
+        Every token that occurs in a word n-gram of the vocabulary. With
+        unigrams only and no character n-grams, ``tokens[j]`` is column ``j``.
+    ngrams : ndarray, shape (n_word_features, ngram_max)
+        Indices into ``tokens`` of each word n-gram, padded with -1 at the end.
+    word_columns : ndarray, shape (n_word_features,)
+        Column of each word n-gram, counted from 0 (the bias feature is not
+        part of this numbering).
+    char_ngrams : list of str
+        Character n-grams, spaces included.
+    char_columns : ndarray, shape (n_char_features,)
+        Column of each character n-gram.
+    char_range : (int, int) or None
+        Lengths of the character n-grams.
+    """
+
+    tokens: list[str]
+    ngrams: np.ndarray
+    word_columns: np.ndarray
+    char_ngrams: list[str] = field(default_factory=list)
+    char_columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=INDEX_DTYPE))
+    char_range: tuple[int, int] | None = None
+    _tables: tuple | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.word_columns.size + self.char_columns.size)
+
+    @property
+    def ngram_max(self) -> int:
+        return int(self.ngrams.shape[1])
+
+    def feature_names(self) -> list[str]:
+        """Return the name of every column: tokens joined by spaces, and ``char[...]`` for character n-grams."""
+        names = [""] * self.n_columns
+        for row, column in zip(self.ngrams.tolist(), self.word_columns.tolist()):
+            names[column] = " ".join(self.tokens[index] for index in row if index >= 0)
+        for gram, column in zip(self.char_ngrams, self.char_columns.tolist()):
+            names[column] = f"char[{gram}]"
+        return names
+
+    def count_matrix(self, stream: TokenStream) -> CSRMatrix:
+        """Count the n-grams of every document, shape ``(n_documents, n_columns)``.
+
+        N-grams outside the vocabulary are ignored.
+        """
+        tables = self._lookup_tables()
+        local_to_vocabulary = np.fromiter(map(tables["token_index"].get, stream.tokens, repeat(-1)),
+                                          dtype=INDEX_DTYPE, count=len(stream.tokens))
+        char_table = None
+        if self.char_range is not None:
+            char_index = tables["char_index"]
+            char_table = char_ngram_table(stream.tokens, *self.char_range, lambda gram: char_index.get(gram, -1))
+        pieces = []
+        for first_document, chunk in stream.chunks():
+            rows, columns, weights = self._chunk_entries(chunk, local_to_vocabulary, char_table, tables)
+            rows, columns, values = sum_entries(rows, columns, weights, chunk.n_documents, self.n_columns)
+            pieces.append((rows + first_document, columns, values))
+        return entries_to_csr(pieces, stream.n_documents, self.n_columns)
+
+    def _chunk_entries(self, chunk: TokenStream, local_to_vocabulary: np.ndarray,
+                       char_table: tuple[np.ndarray, np.ndarray] | None, tables: dict):
+        token_ids = local_to_vocabulary[chunk.ids]
+        n_tokens = max(len(self.tokens), 1)
+        rows, columns = [], []
+
+        # Unigrams, then each longer n-gram from the id of its prefix.
+        level_ids = token_ids
+        hits = tables["unigram_columns"][np.maximum(token_ids, 0)]
+        hits[token_ids < 0] = -1
+        found = np.flatnonzero(hits >= 0)
+        rows.append(chunk.rows[found])
+        columns.append(hits[found])
+        for prefixes, level_columns, n in zip(tables["prefixes"], tables["level_columns"], range(2, self.ngram_max + 1)):
+            starts = chunk.ngram_starts(np.flatnonzero(level_ids >= 0), n)
+            last = token_ids[starts + (n - 1)]
+            starts, last = starts[last >= 0], last[last >= 0]
+            keys = level_ids[starts] * n_tokens + last
+            slots = np.minimum(np.searchsorted(prefixes, keys), max(prefixes.size - 1, 0))
+            known = prefixes[slots] == keys if prefixes.size else np.zeros(keys.size, dtype=bool)
+            level_ids = np.full(token_ids.size, -1, dtype=INDEX_DTYPE)
+            level_ids[starts[known]] = slots[known]
+            hits = level_columns[slots[known]]
+            rows.append(chunk.rows[starts[known]][hits >= 0])
+            columns.append(hits[hits >= 0])
+
+        if char_table is None:
+            return np.concatenate(rows), np.concatenate(columns), None
+        weights = [np.ones(sum(r.size for r in rows))]
+        pair_rows, pair_ids, pair_counts = chunk.document_token_counts()
+        char_rows, char_columns, char_weights = expand_rows(pair_rows, pair_ids, pair_counts, *char_table)
+        rows.append(char_rows)
+        columns.append(char_columns)
+        weights.append(char_weights.astype(np.float64))
+        return np.concatenate(rows), np.concatenate(columns), np.concatenate(weights)
+
+    def _lookup_tables(self) -> dict:
+        """Build (once) the arrays that map token ids and n-gram prefixes to columns."""
+        if self._tables is not None:
+            return self._tables
+        n_tokens = max(len(self.tokens), 1)
+        lengths = (self.ngrams >= 0).sum(axis=1)
+        unigram_columns = np.full(n_tokens, -1, dtype=INDEX_DTYPE)
+        unigrams = lengths == 1
+        unigram_columns[self.ngrams[unigrams, 0]] = self.word_columns[unigrams]
+        # Prefix tables: level n holds the sorted keys of every n-token prefix of a
+        # vocabulary n-gram, so that a prefix that is not itself a feature still leads
+        # to the longer n-grams that start with it.
+        prefixes, level_columns = [], []
+        prefix_ids = self.ngrams[:, 0].copy() if self.ngrams.size else np.zeros(0, dtype=INDEX_DTYPE)
+        for n in range(2, self.ngram_max + 1):
+            longer = lengths >= n
+            keys = prefix_ids[longer] * n_tokens + self.ngrams[longer, n - 1]
+            table = np.unique(keys)
+            next_ids = np.full(lengths.size, -1, dtype=INDEX_DTYPE)
+            next_ids[longer] = np.searchsorted(table, keys)
+            columns = np.full(table.size, -1, dtype=INDEX_DTYPE)
+            ends = lengths == n
+            columns[next_ids[ends]] = self.word_columns[ends]
+            prefixes.append(table)
+            level_columns.append(columns)
+            prefix_ids = next_ids
+        self._tables = {
+            "token_index": dict(zip(self.tokens, range(len(self.tokens)))),
+            "unigram_columns": unigram_columns,
+            "prefixes": prefixes,
+            "level_columns": level_columns,
+            "char_index": dict(zip(self.char_ngrams, self.char_columns.tolist())),
+        }
+        return self._tables
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return plain arrays that describe the vocabulary.
+
+        With unigrams only and no character n-grams this is just
+        ``vocabulary_bytes`` and ``vocabulary_offsets``, the tokens in column order.
+        """
+        blob, offsets = strings_to_arrays(self.tokens)
+        arrays = {"vocabulary_bytes": blob, "vocabulary_offsets": offsets}
+        if self.ngram_max > 1:
+            arrays["vocabulary_ngrams"] = self.ngrams
+        if self.char_range is not None:
+            char_blob, char_offsets = strings_to_arrays(self.char_ngrams)
+            arrays.update({
+                "vocabulary_word_columns": self.word_columns,
+                "char_vocabulary_bytes": char_blob,
+                "char_vocabulary_offsets": char_offsets,
+                "char_vocabulary_columns": self.char_columns,
+            })
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], settings: FeaturizerConfig, *, source: str) -> NgramVocabulary:
+        """Rebuild a vocabulary written by :meth:`to_arrays`.
+
+        Raises
+        ------
+        ModelFileError
+            When the arrays do not describe a consistent vocabulary.
+        """
+        tokens = arrays_to_strings(arrays["vocabulary_bytes"], arrays["vocabulary_offsets"])
+        n_tokens = len(tokens)
+        ngram_max = max(settings.ngram_max, 1)
+        if "vocabulary_ngrams" in arrays:
+            ngrams = np.asarray(arrays["vocabulary_ngrams"], dtype=INDEX_DTYPE)
+        elif settings.ngram_max == 0:
+            ngrams = np.zeros((0, 1), dtype=INDEX_DTYPE)
+        else:
+            ngrams = np.arange(n_tokens, dtype=INDEX_DTYPE)[:, None]
+        if ngrams.ndim != 2 or ngrams.shape[1] != ngram_max or (ngrams.size and (ngrams.max() >= n_tokens or ngrams[:, 0].min() < 0)):
+            raise ModelFileError(f"{source}: the word n-grams of the vocabulary do not match featurizer.ngram_max={settings.ngram_max} "
+                                 f"and its {n_tokens} tokens; the file is damaged")
+        n_word = ngrams.shape[0]
+        word_columns = np.asarray(arrays.get("vocabulary_word_columns", np.arange(n_word)), dtype=INDEX_DTYPE)
+        char_range = None
+        char_grams: list[str] = []
+        char_columns = np.zeros(0, dtype=INDEX_DTYPE)
+        if settings.char_ngrams is not None:
+            if "char_vocabulary_bytes" not in arrays or "char_vocabulary_columns" not in arrays:
+                raise ModelFileError(f"{source}: featurizer.char_ngrams is set but the file holds no character n-grams; the file is damaged")
+            char_range = (int(settings.char_ngrams[0]), int(settings.char_ngrams[1]))
+            char_grams = arrays_to_strings(arrays["char_vocabulary_bytes"], arrays["char_vocabulary_offsets"])
+            char_columns = np.asarray(arrays["char_vocabulary_columns"], dtype=INDEX_DTYPE)
+        columns = np.concatenate([word_columns, char_columns])
+        if (word_columns.size != n_word or char_columns.size != len(char_grams)
+                or not np.array_equal(np.sort(columns), np.arange(columns.size))):
+            raise ModelFileError(f"{source}: the vocabulary columns are not a permutation of 0..{columns.size - 1}; the file is damaged")
+        return cls(tokens, ngrams, word_columns, char_grams, char_columns, char_range)
+
+
+@dataclass
+class _Candidates:
+    """Distinct n-grams of one kind and length found in the training corpus."""
+
+    kind: int
+    n: int  # word n-gram length; 0 for character n-grams
+    totals: np.ndarray  # occurrences in the corpus
+    df: np.ndarray  # documents that contain the n-gram
+    keys: np.ndarray | None = None  # word n-grams: prefix id * n_tokens + last token id, sorted
+
+
+def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: str) -> NgramVocabulary:
+    """Learn the n-gram vocabulary of a training corpus.
+
+    Parameters
+    ----------
+    stream : TokenStream
+        Tokens of the training documents, stop words already removed.
+    settings : FeaturizerConfig
+        Uses ngram_max, char_ngrams, min_count, min_df, max_df and max_features.
+    source : str
+        Name of the training corpus, for messages.
+
+    Returns
+    -------
+    NgramVocabulary
+
+    Raises
+    ------
+    DataError
+        When no n-gram survives pruning; the message names the setting to change.
+    """
+    n_documents = stream.n_documents
+    candidates: list[_Candidates] = []
+    if settings.ngram_max >= 1:
+        candidates.extend(_word_candidates(stream, settings.ngram_max))
+    char_grams: list[str] = []
+    if settings.char_ngrams is not None:
+        char_candidates, char_grams = _char_candidates(stream, settings.char_ngrams)
+        candidates.append(char_candidates)
+
+    totals = np.concatenate([c.totals for c in candidates])
+    df = np.concatenate([c.df for c in candidates])
+    kept = _prune(totals, df, n_documents, settings, source, n_distinct=totals.size)
+
+    # Sort the kept candidates: descending count, then kind, then the tie rank within the kind.
+    offsets = np.cumsum([0] + [c.totals.size for c in candidates])
+    kinds = np.concatenate([np.full(c.totals.size, c.kind, dtype=np.int8) for c in candidates])
+    rank = np.zeros(totals.size, dtype=INDEX_DTYPE)
+    word_levels = [c for c in candidates if c.kind == WORD]
+    tuples = np.zeros((0, max(settings.ngram_max, 1)), dtype=INDEX_DTYPE)
+    word_kept = kept[kinds[kept] == WORD]
+    if word_levels:
+        tuples = _word_tuples(word_levels, word_kept, offsets, len(stream.tokens), max(settings.ngram_max, 1))
+        # Tuple order with -1 padding puts a prefix before the longer n-grams it starts.
+        order = np.lexsort(tuples.T[::-1])
+        rank[word_kept[order]] = np.arange(word_kept.size)
+    if settings.char_ngrams is not None:
+        rank[offsets[-2]:offsets[-1]] = np.arange(len(char_grams))
+    ranked = kept[np.lexsort((rank[kept], kinds[kept], -totals[kept]))]
+    if settings.max_features is not None:
+        ranked = ranked[: settings.max_features]
+    column_of = np.full(totals.size, -1, dtype=INDEX_DTYPE)
+    column_of[ranked] = np.arange(ranked.size)
+
+    # Word n-grams in column order, their tokens renumbered by first appearance.
+    word_ranked = ranked[kinds[ranked] == WORD]
+    position = np.full(totals.size, -1, dtype=INDEX_DTYPE)
+    position[word_kept] = np.arange(word_kept.size)
+    ngrams = tuples[position[word_ranked]] if word_ranked.size else np.zeros((0, tuples.shape[1]), dtype=INDEX_DTYPE)
+    used = ngrams[ngrams >= 0]
+    distinct, first = np.unique(used, return_index=True)
+    token_order = distinct[np.argsort(first)]
+    renumber = np.full(len(stream.tokens), -1, dtype=INDEX_DTYPE)
+    renumber[token_order] = np.arange(token_order.size)
+    ngrams = np.where(ngrams >= 0, renumber[np.maximum(ngrams, 0)], -1)
+    tokens = [stream.tokens[index] for index in token_order.tolist()]
+
+    char_ranked = ranked[kinds[ranked] == CHAR]
+    vocabulary = NgramVocabulary(
+        tokens=tokens,
+        ngrams=ngrams.astype(INDEX_DTYPE),
+        word_columns=column_of[word_ranked],
+        char_ngrams=[char_grams[index] for index in (char_ranked - offsets[-2]).tolist()] if char_ranked.size else [],
+        char_columns=column_of[char_ranked],
+        char_range=tuple(settings.char_ngrams) if settings.char_ngrams is not None else None,
+    )
+    logger.info("%s: vocabulary of %d n-grams from %d distinct", source, vocabulary.n_columns, totals.size)
+    return vocabulary
+
+
+def _word_candidates(stream: TokenStream, ngram_max: int) -> list[_Candidates]:
+    n_documents = max(stream.n_documents, 1)
+    n_tokens = max(len(stream.tokens), 1)
+    levels = []
+    level_ids = stream.ids
+    starts = np.arange(stream.ids.size, dtype=INDEX_DTYPE)
+    keys = stream.ids
+    for n in range(1, ngram_max + 1):
+        if n > 1:
+            starts = stream.ngram_starts(starts, n)
+            keys = level_ids[starts] * n_tokens + stream.ids[starts + (n - 1)]
+        distinct, totals, df = _count_keys(keys, stream.rows[starts], n_documents)
+        levels.append(_Candidates(WORD, n, totals, df, distinct))
+        if n < ngram_max:
+            level_ids = np.full(stream.ids.size, -1, dtype=INDEX_DTYPE)
+            level_ids[starts] = np.searchsorted(distinct, keys)
+    return levels
+
+
+def _count_keys(keys: np.ndarray, rows: np.ndarray, n_documents: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the distinct keys (sorted), their occurrences and their document frequencies."""
+    if keys.size == 0:
+        empty = np.zeros(0, dtype=INDEX_DTYPE)
+        return empty, empty, empty
+    if int(keys.max()) < np.iinfo(np.int64).max // n_documents - 1:
+        # One sort of key * n_documents + row groups equal keys and, inside a key, equal rows.
+        combined = np.sort(keys * n_documents + rows)
+        sorted_keys = combined // n_documents
+    else:
+        order = np.lexsort((rows, keys))
+        combined = np.stack([keys[order], rows[order]])
+        sorted_keys = combined[0]
+    new_key = np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1]))
+    if combined.ndim == 1:
+        new_pair = np.concatenate(([True], combined[1:] != combined[:-1]))
+    else:
+        new_pair = new_key | np.concatenate(([True], combined[1][1:] != combined[1][:-1]))
+    starts = np.flatnonzero(new_key)
+    totals = np.diff(np.append(starts, sorted_keys.size))
+    df = np.add.reduceat(new_pair.astype(INDEX_DTYPE), starts)
+    return sorted_keys[starts], totals, df
+
+
+def _char_candidates(stream: TokenStream, char_range: list[int]) -> tuple[_Candidates, list[str]]:
+    index: dict[str, int] = {}
+    indptr, ids = char_ngram_table(stream.tokens, char_range[0], char_range[1],
+                                   lambda gram: index.setdefault(gram, len(index)))
+    grams = list(index)
+    # Renumber the n-grams in code point order, their tie order.
+    order = sorted(range(len(grams)), key=grams.__getitem__)
+    renumber = np.empty(len(grams), dtype=INDEX_DTYPE)
+    renumber[order] = np.arange(len(grams))
+    ids = renumber[ids]
+    grams = [grams[i] for i in order]
+
+    totals = np.zeros(len(grams), dtype=INDEX_DTYPE)
+    df = np.zeros(len(grams), dtype=INDEX_DTYPE)
+    for _, chunk in stream.chunks():
+        pair_rows, pair_ids, pair_counts = chunk.document_token_counts()
+        rows, gram_ids, weights = expand_rows(pair_rows, pair_ids, pair_counts, indptr, ids)
+        rows, gram_ids, values = sum_entries(rows, gram_ids, weights, chunk.n_documents, max(len(grams), 1))
+        totals += np.bincount(gram_ids, weights=values, minlength=len(grams)).astype(INDEX_DTYPE)
+        df += np.bincount(gram_ids, minlength=len(grams))
+    return _Candidates(CHAR, 0, totals, df), grams
+
+
+def _word_tuples(levels: list[_Candidates], selected: np.ndarray, offsets: np.ndarray, n_tokens: int,
+                 width: int) -> np.ndarray:
+    """Return the token ids of the selected word candidates, shape ``(selected.size, width)``, -1 padded."""
+    tuples = np.full((selected.size, width), -1, dtype=INDEX_DTYPE)
+    for level_index, level in enumerate(levels):
+        inside = (selected >= offsets[level_index]) & (selected < offsets[level_index + 1])
+        ids = selected[inside] - offsets[level_index]
+        # Walk from the last token back to the first: a key holds the prefix id and the last token id.
+        for position in range(level.n - 1, -1, -1):
+            if position == 0:
+                tuples[inside, 0] = levels[0].keys[ids]
+            else:
+                prefix, last = np.divmod(levels[position].keys[ids], n_tokens)
+                tuples[inside, position] = last
+                ids = prefix
+    return tuples
+
+
+def _prune(totals: np.ndarray, df: np.ndarray, n_documents: int, settings: FeaturizerConfig, source: str,
+           *, n_distinct: int) -> np.ndarray:
+    """Return the indices of the candidates that pass min_count, min_df and max_df."""
+    if n_distinct == 0:
+        raise DataError(
+            f"{source}: no features left after tokenizing {n_documents} documents (no token was found); "
+            "check featurizer.token_pattern, featurizer.stop_words and the text column"
+        )
+    # Same thresholds as scikit-learn: an integer min_df is a number of documents, a float a fraction.
+    min_documents = settings.min_df if isinstance(settings.min_df, int) else settings.min_df * n_documents
+    max_documents = settings.max_df * n_documents
+    steps = (
+        (totals >= settings.min_count,
+         f"no n-gram occurs at least min_count={settings.min_count} times", "lower featurizer.min_count"),
+        (df >= min_documents,
+         f"no n-gram is in at least min_df={settings.min_df} documents", "lower featurizer.min_df"),
+        (df <= max_documents,
+         f"every n-gram is in more than max_df={settings.max_df} of the documents", "raise featurizer.max_df"),
+    )
+    mask = np.ones(totals.size, dtype=bool)
+    for passed, reason, fix in steps:
+        mask &= passed
+        if not mask.any():
+            raise DataError(
+                f"{source}: no features left after tokenizing {n_documents} documents ({reason}); "
+                f"{fix}, or check featurizer.token_pattern and the text column"
+            )
+    return np.flatnonzero(mask)

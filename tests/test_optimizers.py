@@ -1,0 +1,159 @@
+"""AdaGrad, Adam and L-BFGS: agreement with scikit-learn, exact lazy L2, reproducibility."""
+
+import numpy as np
+import pytest
+
+from logreg_cli.config import TrainerConfig, load_config
+from logreg_cli.losses import loss_and_gradient
+from logreg_cli.optimizers import EPSILON, LBFGS, AdaptiveOptimizer
+from logreg_cli.sparse import CSRMatrix
+from logreg_cli.train import initial_weights, train
+
+
+def _problem(seed, n_documents=300, n_features=15, n_labels=2, density=0.4):
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n_documents, n_features)) * (rng.random((n_documents, n_features)) < density)
+    dense[:, 0] = 1.0
+    true_weights = rng.normal(size=(n_features, n_labels)) * 2
+    y = np.argmax(dense @ true_weights + rng.gumbel(size=(n_documents, n_labels)), axis=1)
+    return dense, CSRMatrix.from_dense(dense), y
+
+
+def _settings(**changes):
+    values = dict(method="lbfgs", learning_rate=0.1, batch_size=16, max_epochs=500, l2=0.01, tolerance=1e-24,
+                  patience=0, validation_fraction=0.0, seed=0)
+    values.update(changes)
+    return TrainerConfig(**values)
+
+
+def _accuracy(weights, X, y):
+    logits = X.dot(weights)
+    predicted = (logits > 0).astype(int) if weights.ndim == 1 else np.argmax(logits, axis=1)
+    return float(np.mean(predicted == y))
+
+
+def test_lbfgs_binary_matches_sklearn():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    dense, X, y = _problem(1)
+    settings = _settings()
+    result = train(X, y, initial_weights(X.n_columns, 2, "binary"), settings)
+    reference = linear_model.LogisticRegression(C=1 / (2 * settings.l2 * X.n_rows), tol=1e-12, max_iter=10000)
+    reference.fit(dense[:, 1:], y)
+    assert result.weights[0] == pytest.approx(reference.intercept_[0], abs=1e-4)
+    assert result.weights[1:] == pytest.approx(reference.coef_[0], abs=1e-4)
+    assert result.stop_reason.startswith("converged")
+
+
+def test_lbfgs_softmax_matches_sklearn():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    dense, X, y = _problem(2, n_labels=4)
+    settings = _settings()
+    result = train(X, y, initial_weights(X.n_columns, 4, "softmax"), settings)
+    reference = linear_model.LogisticRegression(C=1 / (2 * settings.l2 * X.n_rows), tol=1e-12, max_iter=10000)
+    reference.fit(dense[:, 1:], y)
+    # The softmax bias is identified only up to a constant shared by all labels, so compare centred biases.
+    bias = result.weights[0] - result.weights[0].mean()
+    assert bias == pytest.approx(reference.intercept_ - reference.intercept_.mean(), abs=1e-4)
+    assert result.weights[1:] == pytest.approx(reference.coef_.T, abs=1e-4)
+
+
+def test_lbfgs_weighted_loss_matches_sklearn():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    dense, X, y = _problem(3)
+    settings = _settings()
+    class_weights = np.array([1.0, 3.0])
+    result = train(X, y, initial_weights(X.n_columns, 2, "binary"), settings, class_weights=class_weights)
+    reference = linear_model.LogisticRegression(C=1 / (2 * settings.l2 * X.n_rows), tol=1e-12, max_iter=10000)
+    reference.fit(dense[:, 1:], y, sample_weight=class_weights[y])
+    assert result.weights[1:] == pytest.approx(reference.coef_[0], abs=1e-4)
+
+
+def test_lbfgs_cached_evaluation_equals_fresh_one():
+    _, X, y = _problem(4)
+    settings = _settings()
+    optimizer = LBFGS(settings)
+    weights = optimizer.run_epoch(np.zeros(X.n_columns), X, y)
+    weights = optimizer.run_epoch(weights, X, y)
+    cross_entropy, gradient = optimizer.cached_evaluation(weights)
+    loss, fresh_gradient = loss_and_gradient(weights, X, y, settings.l2)
+    assert cross_entropy == pytest.approx(loss - settings.l2 * np.sum(weights[1:] ** 2), abs=1e-12)
+    assert gradient == pytest.approx(fresh_gradient, abs=1e-12)
+
+
+def test_lbfgs_cached_evaluation_misses_other_weights():
+    _, X, y = _problem(4)
+    optimizer = LBFGS(_settings())
+    weights = optimizer.run_epoch(np.zeros(X.n_columns), X, y)
+    assert optimizer.cached_evaluation(weights + 1.0) is None
+
+
+@pytest.mark.parametrize("method, learning_rate", [("adagrad", 0.5), ("adam", 0.02)])
+@pytest.mark.parametrize("n_labels", [2, 3])
+def test_adaptive_reaches_optimum_accuracy(method, learning_rate, n_labels):
+    _, X, y = _problem(5, n_labels=n_labels)
+    kind = "binary" if n_labels == 2 else "softmax"
+    optimum = train(X, y, initial_weights(X.n_columns, n_labels, kind), _settings())
+    settings = _settings(method=method, learning_rate=learning_rate, max_epochs=60)
+    result = train(X, y, initial_weights(X.n_columns, n_labels, kind), settings)
+    assert _accuracy(result.weights, X, y) >= _accuracy(optimum.weights, X, y) - 0.01
+    assert result.history[-1].objective == pytest.approx(optimum.history[-1].objective, abs=2e-3)
+
+
+@pytest.mark.parametrize("method", ["adagrad", "adam", "lbfgs"])
+def test_same_seed_gives_identical_weights(method):
+    _, X, y = _problem(6, n_labels=3)
+    settings = _settings(method=method, max_epochs=5, seed=7)
+    first = train(X, y, initial_weights(X.n_columns, 3, "softmax"), settings)
+    second = train(X, y, initial_weights(X.n_columns, 3, "softmax"), settings)
+    assert np.array_equal(first.weights, second.weights)
+
+
+def test_adaptive_other_seed_gives_other_weights():
+    _, X, y = _problem(6, n_labels=3)
+    first = train(X, y, initial_weights(X.n_columns, 3, "softmax"), _settings(method="adam", max_epochs=3, seed=1))
+    second = train(X, y, initial_weights(X.n_columns, 3, "softmax"), _settings(method="adam", max_epochs=3, seed=2))
+    assert not np.array_equal(first.weights, second.weights)
+
+
+def _dense_adagrad_epoch(weights, dense, y, settings, order):
+    """Reference AdaGrad: every row is updated at every step, absent features with a zero gradient."""
+    squares = np.zeros_like(weights)
+    dense, y = dense[order], y[order]
+    for start in range(0, len(y), settings.batch_size):
+        batch, batch_y = dense[start : start + settings.batch_size], y[start : start + settings.batch_size]
+        errors = 1.0 / (1.0 + np.exp(-(batch @ weights))) - batch_y
+        gradient = batch.T @ errors / len(batch_y)
+        squares += gradient**2
+        rates = settings.learning_rate / (np.sqrt(squares) + EPSILON)
+        weights = weights - rates * gradient
+        weights[1:] /= 1.0 + 2.0 * rates[1:] * settings.l2
+    return weights
+
+
+def test_adagrad_lazy_l2_equals_dense_steps():
+    # Sparse documents, so that most batches miss most features and the lazy shrinking matters.
+    dense, X, y = _problem(7, n_documents=64, n_features=30, density=0.08)
+    settings = _settings(method="adagrad", learning_rate=0.5, batch_size=4, l2=0.05)
+    start = np.random.default_rng(0).normal(size=X.n_columns)
+    optimizer = AdaptiveOptimizer(settings, start.shape)
+    lazy = optimizer.run_epoch(start, X, y, rng=np.random.default_rng(3))
+    order = np.random.default_rng(3).permutation(X.n_rows)
+    expected = _dense_adagrad_epoch(start.copy(), dense, y, settings, order)
+    assert lazy == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+def test_adaptive_strong_l2_shrinks_weights():
+    # 2 * rate * l2 is far above 1 here: an explicit decay step w - 2 * rate * l2 * w would flip the weights'
+    # signs and blow them up, while the proximal step shrinks them towards zero.
+    _, X, y = _problem(8)
+    settings = _settings(method="adagrad", learning_rate=100.0, l2=10.0)
+    optimizer = AdaptiveOptimizer(settings, (X.n_columns,))
+    weights = optimizer.run_epoch(np.full(X.n_columns, 5.0), X, y, rng=np.random.default_rng(0))
+    assert np.all(np.isfinite(weights))
+    assert np.max(np.abs(weights[1:])) < 0.1
+
+
+def test_config_accepts_new_methods():
+    for method in ("adagrad", "adam", "lbfgs"):
+        config = load_config(None, [f"trainer.method={method}"])
+        assert config.trainer.method == method

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -166,10 +167,17 @@ def featurize(config_path: str | None, overrides: tuple[str, ...], file_format: 
 
 
 def _file_kind(path: str) -> str:
+    import zipfile
+    import zlib
+
     import numpy as np
 
-    with np.load(path, allow_pickle=False) as archive:
-        return str(archive["file_kind"][()]) if "file_kind" in archive.files else ""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return str(archive["file_kind"][()]) if "file_kind" in archive.files else ""
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        # A damaged file: LogisticModel.load, which runs next, reports what is wrong with it.
+        return ""
 
 
 @main.command()
@@ -223,7 +231,11 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
             line += f"  val_loss {record.val_loss:.6f}  val_accuracy {record.val_accuracy:.4f}"
         logger.info(line + f"  ({record.seconds:.2f}s)")
 
-    outcome = train_from_config(config, show_progress=_show_progress(ctx), on_epoch=report_epoch, resume=resume)
+    try:
+        outcome = train_from_config(config, show_progress=_show_progress(ctx), on_epoch=report_epoch, resume=resume)
+    except KeyboardInterrupt:
+        # Ctrl-C while reading or featurizing, before train() took over the handling of Ctrl-C.
+        raise ReportedError("interrupted before the first epoch ended; no model was written", EXIT_INTERRUPTED) from None
     result = outcome.result
     if result.interrupted:
         if result.best_epoch == 0:
@@ -395,11 +407,12 @@ def sweep(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
           metric: str, sweep_dir: str) -> None:
     """Train every combination of --grid values and rank them by a validation metric.
 
-    Each run holds out validation documents as `logreg run` does (data.validation
-    or trainer.validation_fraction); the test corpus is not used, so it stays
-    unseen until you evaluate the best model on it. Prints the ranked table
-    and writes it as SWEEP_DIR/results.csv, the resolved config of the best run
-    as best_config.yaml and its model as best_model.npz.
+    Each run takes its validation documents as `logreg run` does, from
+    data.validation or a trainer.validation_fraction split. The test corpus is
+    not used, so it stays unseen until you evaluate the best model on it.
+    Prints the ranked table and writes it as SWEEP_DIR/results.csv, the
+    resolved config of the best run as best_config.yaml and its model as
+    best_model.npz.
 
     \b
       logreg sweep -c experiment.yaml --grid trainer.l2=0,1e-5,1e-4 \\
@@ -409,7 +422,7 @@ def sweep(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
 
     def report_run(row: SweepRow, number: int, total: int) -> None:
         scores = ", ".join(f"{name} {value:.4f}" for name, value in row.scores.items() if value is not None)
-        logger.info("run %d of %d (%s): validation %s", number, total,
+        logger.info("%s (%d of %d, %s): validation %s", row.run, number, total,
                     ", ".join(f"{key}={value}" for key, value in row.values.items()), scores)
 
     result = sweep_runs(config_path, overrides, grid, sweep_dir, metric=metric, show_progress=_show_progress(ctx),
@@ -493,6 +506,10 @@ def _write_text(output: str | None, text: str) -> None:
 
 def run() -> None:
     """Entry point of the ``logreg`` script."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # A shell without job control starts `logreg train ... &` with SIGINT ignored, so `kill -INT`
+        # would do nothing. Ctrl-C is how a user stops training and keeps the best epoch, so take it back.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     main(prog_name="logreg")
 
 

@@ -215,6 +215,9 @@ class TrainerConfig:
                                    "null predicts the more probable label", minimum=0.0, maximum=1.0)
     tune_threshold: bool = _key(False, "binary models: set threshold to the value with the highest F1 on the validation "
                                 "documents and store it in the model")
+    streaming: bool = _key(False, "read the training file (TSV) in chunks of chunk_size documents and hold one chunk's features "
+                           "at a time; needs featurizer.hash_bits > 0, and early stopping needs data.validation")
+    chunk_size: int = _key(10000, "streaming only: documents per chunk", minimum=1)
 
 
 @dataclass

@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import json
 import logging
 import os
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from .errors import ConfigError, DataError, location
 
@@ -335,40 +339,102 @@ def overlap_message(
         training corpus train.tsv (test lines 1, 3); 3 (75.0%) after case folding
         and whitespace normalization"``.
     """
-    if not test_documents:
+    return overlap_message_from_hashes(
+        document_hashes(train.documents),
+        document_hashes(test_documents),
+        test_path,
+        training=f"the training corpus {location(train.path)}",
+        test_line_numbers=test_line_numbers,
+    )
+
+
+def document_hashes(documents: Sequence[str]) -> np.ndarray:
+    """Hash each document's text for the overlap check, without keeping the text.
+
+    Parameters
+    ----------
+    documents : sequence of str, length n_documents
+
+    Returns
+    -------
+    np.ndarray of uint64, shape (n_documents, 2)
+        Column 0 is an 8-byte BLAKE2b digest of the text as written, column 1
+        of the text after case folding and whitespace normalization (the two
+        comparisons of ``overlap_message``). Equal texts give equal hashes in
+        every process, unlike ``hash()``.
+    """
+    hashes = np.empty((len(documents), 2), dtype=np.uint64)
+    for row, text in enumerate(documents):
+        hashes[row, 0] = _hash_text(text)
+        hashes[row, 1] = _hash_text(_normalize(text))
+    return hashes
+
+
+def overlap_message_from_hashes(
+    train_hashes: np.ndarray,
+    test_hashes: np.ndarray,
+    test_path: str,
+    *,
+    training: str,
+    test_line_numbers: Sequence[int] | None = None,
+    position_noun: str = "line",
+) -> str | None:
+    """Describe test documents whose hashes occur among the training hashes.
+
+    Works like ``overlap_message`` on the output of ``document_hashes``, so a
+    model file can keep the hashes of its training corpus instead of the text.
+
+    Parameters
+    ----------
+    train_hashes : np.ndarray of uint64, shape (n_train_documents, 2)
+        Hashes of the training documents, in any order, repeats allowed.
+    test_hashes : np.ndarray of uint64, shape (n_test_documents, 2)
+        Hashes of the test documents, in file order.
+    test_path : str
+        Path of the test file, for the message.
+    training : str
+        Names the training corpus in the message, e.g. ``"the training corpus train.tsv"``.
+    test_line_numbers : sequence of int, length n_test_documents, optional
+        Line (or position) of each test document; the default is the 1-based position.
+    position_noun : str
+        What ``test_line_numbers`` count, "line" for a text file, "document" for a features file.
+
+    Returns
+    -------
+    str or None
+        None when no test document matches, else the message.
+    """
+    total = len(test_hashes)
+    if total == 0:
         return None
     if test_line_numbers is None:
-        test_line_numbers = list(range(1, len(test_documents) + 1))
+        test_line_numbers = range(1, total + 1)
 
-    train_verbatim = set(train.documents)
-    train_normalized = {_normalize(text) for text in train.documents}
-    verbatim_lines = []
-    normalized_count = 0
-    for text, line in zip(test_documents, test_line_numbers):
-        normalized = _normalize(text)
-        if not normalized:
-            continue
-        if text in train_verbatim:
-            verbatim_lines.append(line)
-        if normalized in train_normalized:
-            normalized_count += 1
-
+    has_text = test_hashes[:, 1] != _EMPTY_TEXT_HASH
+    verbatim = has_text & np.isin(test_hashes[:, 0], train_hashes[:, 0])
+    normalized = has_text & np.isin(test_hashes[:, 1], train_hashes[:, 1])
+    normalized_count = int(np.count_nonzero(normalized))
     if normalized_count == 0:
         return None
-    total = len(test_documents)
+    verbatim_lines = [line for line, match in zip(test_line_numbers, verbatim.tolist()) if match]
+
     message = (
         f"{location(test_path)}: {len(verbatim_lines):,} of {total:,} test documents "
-        f"({_percent(len(verbatim_lines), total)}) also occur verbatim in the training corpus "
-        f"{location(train.path)}"
+        f"({_percent(len(verbatim_lines), total)}) also occur verbatim in {training}"
     )
     if verbatim_lines:
-        message += f" (test {_list_lines(verbatim_lines, 'line')})"
+        message += f" (test {_list_lines(verbatim_lines, position_noun)})"
     if normalized_count > len(verbatim_lines):
         message += (
             f"; {normalized_count:,} ({_percent(normalized_count, total)}) after case folding "
             "and whitespace normalization"
         )
     return message
+
+
+def _hash_text(text: str) -> int:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 # --------------------------------------------------------------------------- reading bytes
@@ -1010,3 +1076,7 @@ def _normalize(text: str) -> str:
 
 def _percent(part: int, total: int) -> str:
     return f"{100.0 * part / total:.1f}%"
+
+
+# The normalized hash of an empty or whitespace-only document, which never counts as a match.
+_EMPTY_TEXT_HASH = np.uint64(_hash_text(""))

@@ -248,7 +248,7 @@ def _draw_plots(run_dir: Path, config: Config, result: Any, validation_report: C
     report, corpus = (test_report, "test") if test_report is not None else (validation_report, "validation")
     if report is not None:
         path = run_dir / "confusion_matrix.png"
-        title = f"Confusion matrix, {corpus} corpus ({report.n_documents} documents, accuracy {report.accuracy:.4f})"
+        title = f"Confusion matrix, {corpus} corpus\n{report.n_documents} documents, accuracy {report.accuracy:.4f}"
         plots.plot_confusion_matrix(report.confusion_matrix, report.labels, path, title=title)
         files.append(path)
     return True
@@ -387,11 +387,14 @@ def sweep(config_path: str | None, overrides: Sequence[str], grid: Sequence[tupl
     for number, (combination, config) in enumerate(zip(combinations, configs), start=1):
         name = f"run-{number:0{width}d}"
         values = dict(zip(keys, combination))
-        logger.info("sweep %s (%d of %d): %s", name, number, len(combinations),
+        logger.debug("sweep %s (%d of %d): %s", name, number, len(combinations),
                     ", ".join(f"{key}={value}" for key, value in values.items()))
         started = time.perf_counter()
         outcome = run_experiment(config, sweep_dir / name, plot=False, evaluate_test=False,
                                  show_progress=show_progress, console_level=logging.WARNING)
+        if outcome.training.result.interrupted:
+            # Ctrl-C stops the whole sweep: the interrupted run's folder is written, later runs never start.
+            raise KeyboardInterrupt
         scores = report_scores(outcome.validation_report)
         if scores[metric] is None:
             raise ConfigError(f"the sweep metric {metric} is not defined for this {outcome.model.kind} model; "
@@ -419,7 +422,7 @@ def sweep(config_path: str | None, overrides: Sequence[str], grid: Sequence[tupl
     shutil.copyfile(best.run_dir / "config.yaml", best_config_path)
     best_model_path = sweep_dir / "best_model.npz"
     shutil.copyfile(best.run_dir / "model.npz", best_model_path)
-    logger.info("best run %s (%s %.4f); wrote %s, %s and %s", best.run, metric, best.scores[metric],
+    logger.debug("best run %s (%s %.4f); wrote %s, %s and %s", best.run, metric, best.scores[metric],
                 table_path, best_config_path, best_model_path)
     return SweepResult(ranked, metric, keys, table_path, best_config_path, best_model_path)
 

@@ -182,10 +182,10 @@ class Featurizer:
         counts = None
         if settings.bag_of_words:
             ngram_stream = stream.without(set(self.stop_words))
-            if not self.hashing:
-                self.ngrams = fit_vocabulary(ngram_stream, settings, source=source)
-            if need_counts:
-                counts = self._count_ngrams(ngram_stream)
+            if self.hashing:
+                counts = self._count_ngrams(ngram_stream) if need_counts else None
+            else:
+                self.ngrams, counts = fit_vocabulary(ngram_stream, settings, source=source, with_counts=need_counts)
             if settings.values == "tfidf":
                 assert counts is not None
                 document_frequency = np.bincount(counts.indices, minlength=self.n_ngram_features)

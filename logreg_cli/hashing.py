@@ -87,7 +87,7 @@ def hashed_count_matrix(stream: TokenStream, *, hash_bits: int, ngram_max: int,
         char_table = (indptr, gram_hashes[ids])
 
     pieces = []
-    for first_document, chunk in stream.chunks():
+    for first_document, _, chunk in stream.chunks():
         hashes, rows = [], []
         position_hashes = token_hashes[chunk.ids]
         level = position_hashes

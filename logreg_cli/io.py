@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
+import zlib
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +34,13 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     folder = path.parent if str(path.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp creates the file with mode 0600; give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        # mkstemp creates the file with mode 0600; give the result the mode that a plain open()
+        # would: the replaced file's mode, or 0666 minus the umask for a new file.
+        os.chmod(temporary, _mode_for(path))
         if "b" in mode:
             stream = os.fdopen(handle, mode)
         else:
@@ -45,6 +54,19 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+ZIP_SIGNATURE = b"PK\x03\x04"
+_NPY_SIGNATURE = b"\x93NUMPY"
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], *, compress: bool = True) -> None:
@@ -78,13 +100,19 @@ def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict
         raise ModelFileError(f"{path}: is a folder, expected a {what} (.npz)")
     if path.stat().st_size == 0:
         raise ModelFileError(f"{path}: the {what} is empty; write it again")
+    with open(path, "rb") as stream:
+        signature = stream.read(len(_NPY_SIGNATURE))
+    if signature.startswith(_NPY_SIGNATURE):
+        raise ModelFileError(f"{path}: not a {what}: it is a single .npy array, not an .npz archive")
+    if not signature.startswith(ZIP_SIGNATURE):
+        # Without this check np.load would try to unpickle the file and report pickled data.
+        raise ModelFileError(
+            f"{path}: not a {what}: the file is not an .npz archive (it does not start with the zip "
+            "signature); pass a file written by logreg"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{path}: not a {what}: it holds one array, not an .npz archive")
             arrays = {name: archive[name] for name in archive.files}
-    except ModelFileError:
-        raise
     except ValueError as error:
         if "pickle" in str(error):
             raise ModelFileError(
@@ -92,8 +120,8 @@ def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict
                 "write it again with this tool"
             ) from None
         raise ModelFileError(f"{path}: not a valid {what} ({error})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ModelFileError(f"{path}: not a valid {what}: the file is truncated or not an .npz archive ({error})") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise ModelFileError(f"{path}: not a valid {what}: the file is truncated or damaged ({error})") from None
     missing = [name for name in required if name not in arrays]
     if missing:
         raise ModelFileError(f"{path}: not a valid {what}: missing {', '.join(missing)}")
@@ -115,6 +143,10 @@ def strings_to_arrays(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def arrays_to_strings(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
     """Unpack strings written by :func:`strings_to_arrays`."""
+    if blob.ndim != 1 or blob.dtype != np.uint8 or offsets.ndim != 1 or offsets.dtype.kind not in "iu":
+        raise ValueError("packed strings need a 1-D uint8 array and 1-D integer offsets")
+    if offsets.size == 0 or offsets[0] != 0 or offsets[-1] != blob.size or np.any(np.diff(offsets) < 0):
+        raise ValueError("the string offsets do not match the packed bytes")
     raw = blob.tobytes()
     bounds = offsets.tolist()
     return [raw[start:stop].decode("utf-8", "surrogatepass") for start, stop in zip(bounds[:-1], bounds[1:])]

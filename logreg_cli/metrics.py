@@ -143,6 +143,8 @@ def evaluate(
     labels: Sequence[str],
     *,
     probabilities: np.ndarray | None = None,
+    source: str | None = None,
+    line_numbers: Sequence[int] | None = None,
 ) -> ClassificationReport:
     """Compare predicted labels with true labels and compute the classification metrics.
 
@@ -183,6 +185,12 @@ def evaluate(
     probabilities : np.ndarray, optional
         Shape ``(n_documents, n_model_labels)``, column j the probability of ``labels[j]``.
         Values are in [0, 1] and each row sums to 1 (within 1e-6).
+    source : str, optional
+        The test file. With it, the warning about a label not seen in training
+        names the file and the lines of its documents.
+    line_numbers : sequence of int, optional
+        Line of each document in ``source``, shape ``(n_documents,)``; the
+        default is the 1-based position.
 
     Returns
     -------
@@ -230,7 +238,15 @@ def evaluate(
     matrix = np.bincount(y * n_labels + y_hat, minlength=n_labels * n_labels)
     matrix = matrix.reshape(n_labels, n_labels).astype(np.int64)
 
-    per_label = _score_labels(matrix, report_labels, n_model_labels=len(model_labels))
+    unseen_locations = None
+    if source is not None and unseen:
+        positions = line_numbers if line_numbers is not None else range(1, n_documents + 1)
+        lines_by_index: dict[int, list[int]] = {}
+        for index, line in zip(y.tolist(), positions):
+            if index >= len(model_labels):
+                lines_by_index.setdefault(index, []).append(int(line))
+        unseen_locations = {report_labels[index]: (source, lines) for index, lines in lines_by_index.items()}
+    per_label = _score_labels(matrix, report_labels, n_model_labels=len(model_labels), unseen_locations=unseen_locations)
     macro, weighted = _average(per_label)
 
     seen = y < len(model_labels)
@@ -332,7 +348,8 @@ def _check_probabilities(probabilities: np.ndarray, n_documents: int, n_labels: 
 
 
 def _score_labels(
-    matrix: np.ndarray, labels: list[str], *, n_model_labels: int
+    matrix: np.ndarray, labels: list[str], *, n_model_labels: int,
+    unseen_locations: dict[str, tuple[str, list[int]]] | None = None,
 ) -> list[LabelScores]:
     true_positives = np.diag(matrix)
     predicted = matrix.sum(axis=0)
@@ -347,7 +364,9 @@ def _score_labels(
     scores = []
     for i, label in enumerate(labels):
         seen_in_training = i < n_model_labels
-        if not seen_in_training:
+        if not seen_in_training and unseen_locations and label in unseen_locations:
+            logger.warning(_unseen_label_message(label, *unseen_locations[label]))
+        elif not seen_in_training:
             logger.warning(
                 "label %r occurs in %d test %s but was not seen in training; "
                 "each counts as an error",
@@ -385,6 +404,15 @@ def _score_labels(
             )
         )
     return scores
+
+
+def _unseen_label_message(label: str, source: str, lines: list[int]) -> str:
+    if len(lines) == 1:
+        return (f"{source}:{lines[0]}: label {label!r} was not seen in training; counted as an error "
+                "(its precision, 0/0, is reported as 0.0)")
+    listed = ", ".join(str(line) for line in lines[:10]) + (", …" if len(lines) > 10 else "")
+    return (f"{source}: label {label!r} on lines {listed} was not seen in training; each of these "
+            f"{len(lines)} documents counts as an error (its precision, 0/0, is reported as 0.0)")
 
 
 def _divide_or_zero(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -15,7 +15,9 @@ import numpy as np
 
 from logreg_cli.errors import ModelFileError
 from logreg_cli.featurize import Featurizer
-from logreg_cli.io import array_to_json, arrays_to_strings, json_to_array, load_arrays, save_arrays, strings_to_arrays
+from logreg_cli.io import (
+    ZIP_SIGNATURE, array_to_json, arrays_to_strings, json_to_array, load_arrays, save_arrays, strings_to_arrays,
+)
 from logreg_cli.losses import sigmoid, softmax
 from logreg_cli.sparse import CSRMatrix
 
@@ -42,6 +44,9 @@ class LogisticModel:
     training : summary and per-epoch history of training.
     threshold : binary models only: predict ``labels[1]`` when its probability
         is at least this; None predicts the more probable label.
+    train_document_hashes : uint64 array, shape (n_distinct, 2), from
+        ``data.document_hashes`` of the training documents, so ``eval`` can warn
+        about test documents that occur in training; None when unknown.
     """
 
     labels: list[str]
@@ -50,6 +55,7 @@ class LogisticModel:
     config: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
+    train_document_hashes: np.ndarray | None = None
 
     @property
     def kind(self) -> str:
@@ -99,6 +105,9 @@ class LogisticModel:
         if self.threshold is not None:
             # Optional key: files written before thresholds existed load with threshold None.
             arrays["threshold"] = np.array(float(self.threshold))
+        if self.train_document_hashes is not None:
+            # Optional key as well: without it eval skips the overlap check.
+            arrays["train_document_hashes"] = np.unique(self.train_document_hashes.astype(np.uint64), axis=0)
         save_arrays(path, arrays)
 
     @classmethod
@@ -116,11 +125,23 @@ class LogisticModel:
         missing = [key for key in MODEL_KEYS if key not in arrays]
         if missing:
             raise ModelFileError(f"{source}: not a valid model file: missing {', '.join(missing)}")
+        try:
+            return cls._from_arrays(arrays, source)
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            # Arrays of the wrong type or shape in a file that unzipped fine: report, do not crash.
+            raise ModelFileError(f"{source}: not a valid model file ({error}); write it again with logreg train") from None
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> LogisticModel:
         labels = arrays_to_strings(arrays["labels_bytes"], arrays["labels_offsets"])
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise ModelFileError(f"{source}: not a valid model file: expected at least 2 distinct labels, found {labels!r}")
         featurizer = Featurizer.from_arrays(arrays, source=source)
-        weights = np.asarray(arrays["weights"], dtype=np.float64)
+        weights = _numeric_array(arrays["weights"], "weights", source, "model file")
         expected_rows = featurizer.n_features
-        if weights.shape[0] != expected_rows or (weights.ndim == 2 and weights.shape[1] != len(labels)):
+        if weights.ndim not in (1, 2) or weights.shape[0] != expected_rows or (
+            weights.shape[1] != len(labels) if weights.ndim == 2 else len(labels) != 2
+        ):
             raise ModelFileError(
                 f"{source}: weights of shape {weights.shape} do not match {expected_rows} features and {len(labels)} labels"
             )
@@ -131,15 +152,42 @@ class LogisticModel:
             threshold = float(arrays["threshold"][()])
             if weights.ndim != 1 or not 0.0 <= threshold <= 1.0:
                 raise ModelFileError(f"{source}: invalid threshold {threshold!r}; a binary model's threshold lies in [0, 1]")
-        return cls(labels, weights, featurizer, config, training, threshold)
+        hashes = _document_hashes(arrays, "train_document_hashes", source, n_rows=None)
+        return cls(labels, weights, featurizer, config, training, threshold, hashes)
+
+
+def _numeric_array(array: np.ndarray, name: str, source: str, what: str) -> np.ndarray:
+    """Return ``array`` as float64, or raise ModelFileError when it is not numbers or not finite."""
+    if array.dtype.kind not in "fiu":
+        raise ModelFileError(f"{source}: not a valid {what}: {name} has dtype {array.dtype}, expected numbers")
+    values = array.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ModelFileError(f"{source}: {name} contain NaN or infinite values; the file is damaged, write it again")
+    return values
+
+
+def _document_hashes(arrays: dict[str, np.ndarray], key: str, source: str, *, n_rows: int | None) -> np.ndarray | None:
+    if key not in arrays:
+        return None
+    hashes = arrays[key]
+    if hashes.dtype != np.uint64 or hashes.ndim != 2 or hashes.shape[1] != 2 or (n_rows is not None and hashes.shape[0] != n_rows):
+        raise ModelFileError(f"{source}: {key} has dtype {hashes.dtype} and shape {hashes.shape}, expected uint64 "
+                             "of shape (n, 2); the file is damaged, write it again")
+    return hashes
 
 
 def check_file_kind(arrays: dict[str, np.ndarray], expected: str, source: str) -> None:
     """Raise ModelFileError unless the arrays are a ``expected`` file of our format version."""
-    kind = str(arrays["file_kind"][()])
+    kind_array = arrays["file_kind"]
+    if kind_array.shape != () or kind_array.dtype.kind != "U":
+        raise ModelFileError(f"{source}: not a valid {expected} file: file_kind is not a text value")
+    kind = str(kind_array[()])
     if kind != expected:
         raise ModelFileError(f"{source}: this is a {kind} file, expected a {expected} file")
-    version = int(arrays["format_version"][()]) if "format_version" in arrays else None
+    version_array = arrays.get("format_version")
+    version = None
+    if version_array is not None and version_array.shape == () and version_array.dtype.kind in "iu":
+        version = int(version_array[()])
     if version != FORMAT_VERSION:
         raise ModelFileError(
             f"{source}: format version {version} is not supported (this logreg-cli reads version {FORMAT_VERSION}); "
@@ -149,12 +197,18 @@ def check_file_kind(arrays: dict[str, np.ndarray], expected: str, source: str) -
 
 @dataclass
 class FeaturesFile:
-    """A features file: the matrix, the label index of every document and the featurizer."""
+    """A features file: the matrix, the label index of every document and the featurizer.
+
+    ``document_hashes`` (uint64, shape (n_documents, 2), from ``data.document_hashes``)
+    lets a model trained on the file, or an eval of the file, check for documents
+    shared between training and test; None when the file was written without them.
+    """
 
     X: CSRMatrix
     y: np.ndarray
     labels: list[str]
     featurizer: Featurizer
+    document_hashes: np.ndarray | None = None
 
     def save(self, path: str | Path) -> None:
         labels_bytes, labels_offsets = strings_to_arrays(self.labels)
@@ -167,6 +221,8 @@ class FeaturesFile:
             "labels_offsets": labels_offsets,
             **self.featurizer.to_arrays(),
         }
+        if self.document_hashes is not None:
+            arrays["document_hashes"] = self.document_hashes.astype(np.uint64)
         save_arrays(path, arrays)
 
     @classmethod
@@ -177,21 +233,47 @@ class FeaturesFile:
         missing = [key for key in FEATURES_KEYS if key not in arrays]
         if missing:
             raise ModelFileError(f"{source}: not a valid features file: missing {', '.join(missing)}")
+        try:
+            return cls._from_arrays(arrays, source)
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            raise ModelFileError(f"{source}: not a valid features file ({error}); write it again with logreg featurize") from None
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> FeaturesFile:
+        _check_csr_arrays(arrays, source)
         X = CSRMatrix.from_arrays(arrays)
         y = np.asarray(arrays["y"], dtype=np.int64)
         labels = arrays_to_strings(arrays["labels_bytes"], arrays["labels_offsets"])
         featurizer = Featurizer.from_arrays(arrays, source=source)
         if X.n_columns != featurizer.n_features or y.shape != (X.n_rows,):
             raise ModelFileError(f"{source}: matrix of shape {X.shape} does not match its vocabulary or labels")
+        if y.size and (y.min() < 0 or y.max() >= len(labels)):
+            raise ModelFileError(f"{source}: label indices outside 0..{len(labels) - 1}; the file is damaged")
         if str(arrays["featurizer_fingerprint"][()]) != featurizer.fingerprint():
             raise ModelFileError(f"{source}: the featurizer fingerprint does not match the stored vocabulary; the file is damaged")
-        return cls(X, y, labels, featurizer)
+        hashes = _document_hashes(arrays, "document_hashes", source, n_rows=X.n_rows)
+        return cls(X, y, labels, featurizer, hashes)
+
+
+def _check_csr_arrays(arrays: dict[str, np.ndarray], source: str) -> None:
+    """Raise ModelFileError unless data, indices, indptr and shape form a valid CSR matrix."""
+    shape, indptr, indices = arrays["shape"], arrays["indptr"], arrays["indices"]
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or indptr.ndim != 1 or indptr.dtype.kind not in "iu" \
+            or indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise ModelFileError(f"{source}: not a valid features file: the matrix arrays have the wrong type or shape")
+    n_rows, n_columns = (int(n) for n in shape)
+    data = _numeric_array(arrays["data"], "the matrix values", source, "features file")
+    if (indptr.size != n_rows + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0)
+            or indptr[-1] != indices.size or data.shape != indices.shape):
+        raise ModelFileError(f"{source}: not a valid features file: the row pointers do not match the stored values")
+    if indices.size and (indices.min() < 0 or indices.max() >= n_columns):
+        raise ModelFileError(f"{source}: not a valid features file: column indices outside 0..{n_columns - 1}")
 
 
 def is_features_file(path: str | Path) -> bool:
     """Return whether ``path`` looks like an ``.npz`` archive (a features file) rather than text."""
     try:
         with open(path, "rb") as stream:
-            return stream.read(4) == b"PK\x03\x04"
+            return stream.read(4) == ZIP_SIGNATURE
     except OSError:
         return False

@@ -91,6 +91,7 @@ class AdaptiveOptimizer:
         self.squares = np.zeros(shape)  # AdaGrad: sum of squared gradients; Adam: their moving average
         self.moment = np.zeros(shape) if self.adam else None  # Adam: moving average of the gradients
         self.last_update = np.zeros(shape[0], dtype=np.int64)  # per row: steps done when it was last brought up to date
+        self._slots = np.zeros(shape[0], dtype=np.int64)  # scratch space of _unique
         self.steps = 0
 
     def cached_evaluation(self, weights: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -134,33 +135,42 @@ class AdaptiveOptimizer:
         """Apply the pending L2 shrinking to ``rows`` of ``weights`` (all rows by default), in place."""
         self._catch_up(weights, np.arange(weights.shape[0]) if rows is None else rows)
 
-    def _rates(self, rows: np.ndarray) -> np.ndarray:
-        """Return the step size of every weight in ``rows``, shape ``(len(rows),)`` or ``(len(rows), n_labels)``."""
-        scale = self.learning_rate
-        if self.adam:
-            # Adam's bias correction for the step about to be taken (steps count from 1).
-            t = self.steps + 1
-            scale = scale * np.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t)
-        return scale / (np.sqrt(self.squares[rows]) + EPSILON)
-
-    def _shrink(self, rows: np.ndarray, rates: np.ndarray, times: np.ndarray | float) -> np.ndarray:
-        """Return the factor ``(1 + 2 * rate * l2) ** -times`` for ``rows``, 1 for the bias row."""
-        if rates.ndim == 2 and np.ndim(times) == 1:
-            times = times[:, None]
-        factor = (1.0 + 2.0 * self.l2 * rates) ** -times
-        factor[rows == 0] = 1.0
-        return factor
+    def _rate_scale(self) -> float:
+        """Return the step size before the per-weight scaling, for the step about to be taken."""
+        if not self.adam:
+            return self.learning_rate
+        # Adam's bias correction; steps count from 1.
+        t = self.steps + 1
+        return self.learning_rate * np.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t)
 
     def _catch_up(self, weights: np.ndarray, rows: np.ndarray) -> None:
         """Apply to ``rows`` the L2 shrinking of the steps since each row was last brought up to date."""
-        missed = self.steps - self.last_update[rows]
-        if self.l2 > 0.0 and np.any(missed):
-            weights[rows] *= self._shrink(rows, self._rates(rows), missed)
+        if self.l2 > 0.0:
+            missed = self.steps - self.last_update[rows]
+            late = rows[(missed > 0) & (rows != 0)]
+            if late.size:
+                rates = self._rate_scale() / (np.sqrt(self.squares[late]) + EPSILON)
+                times = missed[(missed > 0) & (rows != 0)]
+                weights[late] *= (1.0 + 2.0 * self.l2 * rates) ** -(times if rates.ndim == 1 else times[:, None])
         self.last_update[rows] = self.steps
+
+    def _unique(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the distinct values of ``indices`` (unsorted) and the position of each entry among them.
+
+        Does what ``np.unique(indices, return_inverse=True)`` does without
+        sorting, through a scratch array with one slot per row of the weights.
+        """
+        positions = np.arange(indices.size)
+        slots = self._slots
+        slots[indices] = positions
+        # After the scatter each distinct value's slot holds the position of its last occurrence.
+        distinct = indices[slots[indices] == positions]
+        slots[distinct] = np.arange(distinct.size)
+        return distinct, slots[indices]
 
     def _step(self, weights: np.ndarray, batch: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None) -> None:
         # Work on the batch's rows only: a compact matrix whose columns are the batch's features.
-        rows, compact_columns = np.unique(batch.indices, return_inverse=True)
+        rows, compact_columns = self._unique(batch.indices)
         compact = CSRMatrix(batch.data, compact_columns, batch.indptr, (batch.n_rows, rows.size))
         self._catch_up(weights, rows)
         rows_weights = weights[rows]
@@ -177,18 +187,21 @@ class AdaptiveOptimizer:
         gradient = compact.transpose_dot(errors / batch.n_rows)
 
         # Update the statistics, then take the proximal step with the new step sizes.
+        squares = self.squares[rows]
         if self.adam:
             assert self.moment is not None
-            self.moment[rows] = ADAM_BETA1 * self.moment[rows] + (1.0 - ADAM_BETA1) * gradient
-            self.squares[rows] = ADAM_BETA2 * self.squares[rows] + (1.0 - ADAM_BETA2) * gradient**2
-            direction = self.moment[rows]
+            direction = ADAM_BETA1 * self.moment[rows] + (1.0 - ADAM_BETA1) * gradient
+            self.moment[rows] = direction
+            squares = ADAM_BETA2 * squares + (1.0 - ADAM_BETA2) * gradient**2
         else:
-            self.squares[rows] += gradient**2
+            squares += gradient**2
             direction = gradient
-        rates = self._rates(rows)
+        self.squares[rows] = squares
+        rates = self._rate_scale() / (np.sqrt(squares) + EPSILON)
         updated = rows_weights - rates * direction
         if self.l2 > 0.0:
-            updated *= self._shrink(rows, rates, 1.0)
+            penalised = rows != 0
+            updated[penalised] /= 1.0 + 2.0 * self.l2 * rates[penalised]
         weights[rows] = updated
         self.steps += 1
         self.last_update[rows] = self.steps

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from logreg_cli.config import Config
-from logreg_cli.data import Corpus, ReadOptions, find_duplicates, read_corpus, read_documents
+from logreg_cli.data import (
+    Corpus, ReadOptions, document_hashes, find_duplicates, overlap_message_from_hashes, read_corpus, read_documents,
+)
 from logreg_cli.errors import DataError, ModelFileError
 from logreg_cli.featurize import Featurizer
 from logreg_cli.metrics import ClassificationReport, evaluate
@@ -80,7 +82,8 @@ def featurize_corpus(corpus: Corpus, config: Config, featurizer: Featurizer | No
     else:
         X = featurizer.transform(corpus.documents)
     names = list(labels) if labels is not None else sorted(set(corpus.labels))
-    return FeaturesFile(X, label_indices(corpus.labels, names, source=source), names, featurizer)
+    y = label_indices(corpus.labels, names, source=source)
+    return FeaturesFile(X, y, names, featurizer, document_hashes(corpus.documents))
 
 
 def split_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,12 +125,18 @@ def train_from_config(
     """Read ``config.data.train`` (a corpus or a features file), fit a model and return it.
 
     The featurizer is fitted on the training part only, after the validation
-    part has been split off, so validation measures unseen documents.
+    part has been split off, so validation measures unseen documents. With
+    ``trainer.streaming`` the file is read in chunks instead (see ``stream.py``).
     """
     train_path = config.data.train
     if train_path is None:
         raise DataError("no training corpus given; pass a file or set data.train in the config")
     trainer = config.trainer
+    if trainer.streaming:
+        # Imported here because stream.py builds on this module.
+        from logreg_cli.stream import train_streaming
+
+        return train_streaming(config, show_progress=show_progress, on_epoch=on_epoch, resume=resume)
     validation_path = config.data.validation
 
     if is_features_file(train_path):
@@ -138,10 +147,13 @@ def train_from_config(
         X, y = features.X.take_rows(train_rows), features.y[train_rows]
         X_val, y_val = features.X.take_rows(val_rows), features.y[val_rows]
         featurizer, labels = features.featurizer, features.labels
+        train_hashes = features.document_hashes
         if validation_path is not None:
             X_val, y_val = _validation_from_file(validation_path, config, featurizer, labels)
     else:
         corpus = read_training_corpus(train_path, config)
+        # Every document of the file counts as training data for the overlap check, the validation part included.
+        train_hashes = document_hashes(corpus.documents)
         labels = resume.labels if resume is not None else sorted(set(corpus.labels))
         y_all = label_indices(corpus.labels, labels, source=_name(train_path))
         train_rows, val_rows = _validation_rows(y_all, config, validation_path)
@@ -180,7 +192,13 @@ def train_from_config(
         logger.info("class weights: %s", ", ".join(f"{label} {weight:.4g}" for label, weight in zip(labels, class_weights)))
     result = train(X, y, weights, trainer, X_val=X_val, y_val=y_val, show_progress=show_progress, on_epoch=on_epoch,
                    class_weights=class_weights)
-    model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary())
+    if resume is not None and resume.train_document_hashes is not None and train_hashes is not None:
+        train_hashes = np.concatenate([resume.train_document_hashes, train_hashes])
+    elif resume is not None:
+        # The documents of one of the two trainings are unknown, so a partial list would understate the overlap.
+        train_hashes = None
+    model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary(),
+                          train_document_hashes=train_hashes)
     model.threshold = choose_threshold(model, trainer, X_val, y_val)
     return TrainOutcome(model, result, X.n_rows, X_val.n_rows, X_val, y_val)
 
@@ -245,6 +263,8 @@ class Predictions:
     true_labels: list[str] | None
     source: str
     X: CSRMatrix | None = None  # the features of the documents, shape (n_documents, n_features)
+    line_numbers: list[int] | None = None  # line of each document in a text file; None for a features file
+    document_hashes: np.ndarray | None = None  # (n_documents, 2) from data.document_hashes, when known
 
 
 def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: bool) -> Predictions:
@@ -253,19 +273,25 @@ def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: b
     With ``labelled`` the file must carry labels (for ``eval``); otherwise a
     labelled file's labels are ignored and bare text lines are accepted.
     """
+    line_numbers = hashes = None
     if path != "-" and is_features_file(path):
         features = FeaturesFile.load(path)
         check_same_featurizer_arrays(model.featurizer, features.featurizer, path)
         X = features.X
         true_labels = [features.labels[i] for i in features.y]
+        hashes = features.document_hashes
     elif labelled:
         corpus = read_corpus(path, read_options(config))
         X, true_labels = model.featurizer.transform(corpus.documents), corpus.labels
+        line_numbers = corpus.line_numbers
+        if model.train_document_hashes is not None:
+            hashes = document_hashes(corpus.documents)
     else:
         documents, true_labels = read_documents(path, read_options(config))
         X = model.featurizer.transform(documents)
     probabilities = model.predict_probabilities(X)
-    return Predictions(model.labels_from_probabilities(probabilities), probabilities, true_labels, path, X)
+    return Predictions(model.labels_from_probabilities(probabilities), probabilities, true_labels, path, X,
+                       line_numbers, hashes)
 
 
 def evaluate_file(model: LogisticModel, path: str, config: Config) -> ClassificationReport:
@@ -275,7 +301,24 @@ def evaluate_file(model: LogisticModel, path: str, config: Config) -> Classifica
     if not predictions.true_labels:
         raise DataError(f"{_name(path)}: no documents to evaluate")
     predicted = [model.labels[i] for i in predictions.predicted]
-    return evaluate(predictions.true_labels, predicted, model.labels, probabilities=predictions.probabilities)
+    _warn_training_overlap(model, predictions)
+    return evaluate(predictions.true_labels, predicted, model.labels, probabilities=predictions.probabilities,
+                    source=_name(path), line_numbers=predictions.line_numbers)
+
+
+def _warn_training_overlap(model: LogisticModel, predictions: Predictions) -> None:
+    """Warn when test documents also occur in the model's training corpus; the metrics stay as they are."""
+    if model.train_document_hashes is None or predictions.document_hashes is None:
+        return
+    train_path = model.config.get("data", {}).get("train")
+    training = f"the training corpus {train_path}" if train_path else "the model's training corpus"
+    message = overlap_message_from_hashes(
+        model.train_document_hashes, predictions.document_hashes, _name(predictions.source), training=training,
+        test_line_numbers=predictions.line_numbers,
+        position_noun="line" if predictions.line_numbers is not None else "document",
+    )
+    if message is not None:
+        logger.warning(message)
 
 
 def _name(path: str | Path) -> str:

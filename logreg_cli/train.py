@@ -162,16 +162,18 @@ def train(
                     f"training diverged: the training loss grew for {growing} epochs in a row up to epoch {epoch} "
                     f"(loss {objective:.6g}); lower trainer.learning_rate (now {settings.learning_rate}) or raise trainer.l2"
                 )
-            result.history.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
-
-            # Keep the best weights and decide whether to stop.
+            # Keep the best weights before reporting the epoch, so that a Ctrl-C right after the
+            # report still saves an epoch the user has seen finish.
             if not use_validation:
                 result.weights, result.best_epoch = weights.copy(), epoch
             elif record.val_loss < best_val_loss - settings.min_delta:
                 best_val_loss = record.val_loss
                 result.weights, result.best_epoch = weights.copy(), epoch
+            result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+
+            # Decide whether to stop.
             if record.gradient_norm_sq < settings.tolerance:
                 result.stop_reason = f"converged: squared gradient norm below tolerance={settings.tolerance}"
                 break

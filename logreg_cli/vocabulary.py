@@ -26,10 +26,13 @@ from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import DataError, ModelFileError
 from logreg_cli.io import arrays_to_strings, strings_to_arrays
 from logreg_cli.ngrams import (
+    KeyPairs,
     TokenStream,
     char_ngram_table,
-    entries_to_csr,
+    count_pairs,
+    csr_from_pairs,
     expand_rows,
+    sorted_unique,
     sum_entries,
 )
 from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
@@ -92,54 +95,37 @@ class NgramVocabulary:
         N-grams outside the vocabulary are ignored.
         """
         tables = self._lookup_tables()
-        local_to_vocabulary = np.fromiter(map(tables["token_index"].get, stream.tokens, repeat(-1)),
-                                          dtype=INDEX_DTYPE, count=len(stream.tokens))
-        char_table = None
+        n_documents = stream.n_documents
+        n_tokens = max(len(self.tokens), 1)
+        token_ids = np.fromiter(map(tables["token_index"].get, stream.tokens, repeat(-1)),
+                                dtype=INDEX_DTYPE, count=len(stream.tokens))[stream.ids]
+        starts = np.flatnonzero(token_ids >= 0)
+        unigrams = count_pairs(token_ids[starts], stream.rows[starts], n_documents)
+        levels = [(unigrams, tables["unigram_columns"][unigrams.keys])]
+        level_ids = token_ids
+        for n, prefixes, level_columns in zip(range(2, self.ngram_max + 1), tables["prefixes"], tables["level_columns"]):
+            if prefixes.size == 0:
+                break  # no vocabulary n-gram is this long
+            # The n-gram at a start is known when its (n - 1)-token prefix and its last token are known.
+            starts = stream.ngram_starts(starts, n)
+            last = token_ids[starts + (n - 1)]
+            starts, last = starts[last >= 0], last[last >= 0]
+            pairs = count_pairs(level_ids[starts] * n_tokens + last, stream.rows[starts], n_documents,
+                                with_ids=n < self.ngram_max)
+            # The distinct keys are sorted, so looking them up costs far less than a search per occurrence.
+            slots = np.minimum(np.searchsorted(prefixes, pairs.keys), prefixes.size - 1)
+            found = prefixes[slots] == pairs.keys
+            levels.append((pairs, np.where(found, level_columns[slots], -1)))
+            if n < self.ngram_max:
+                level_ids = np.full(token_ids.size, -1, dtype=INDEX_DTYPE)
+                level_ids[starts] = np.where(found, slots, -1)[pairs.ids]
+                starts = starts[level_ids[starts] >= 0]
+        extra = None
         if self.char_range is not None:
             char_index = tables["char_index"]
             char_table = char_ngram_table(stream.tokens, *self.char_range, lambda gram: char_index.get(gram, -1))
-        pieces = []
-        for first_document, chunk in stream.chunks():
-            rows, columns, weights = self._chunk_entries(chunk, local_to_vocabulary, char_table, tables)
-            rows, columns, values = sum_entries(rows, columns, weights, chunk.n_documents, self.n_columns)
-            pieces.append((rows + first_document, columns, values))
-        return entries_to_csr(pieces, stream.n_documents, self.n_columns)
-
-    def _chunk_entries(self, chunk: TokenStream, local_to_vocabulary: np.ndarray,
-                       char_table: tuple[np.ndarray, np.ndarray] | None, tables: dict):
-        token_ids = local_to_vocabulary[chunk.ids]
-        n_tokens = max(len(self.tokens), 1)
-        rows, columns = [], []
-
-        # Unigrams, then each longer n-gram from the id of its prefix.
-        level_ids = token_ids
-        hits = tables["unigram_columns"][np.maximum(token_ids, 0)]
-        hits[token_ids < 0] = -1
-        found = np.flatnonzero(hits >= 0)
-        rows.append(chunk.rows[found])
-        columns.append(hits[found])
-        for prefixes, level_columns, n in zip(tables["prefixes"], tables["level_columns"], range(2, self.ngram_max + 1)):
-            starts = chunk.ngram_starts(np.flatnonzero(level_ids >= 0), n)
-            last = token_ids[starts + (n - 1)]
-            starts, last = starts[last >= 0], last[last >= 0]
-            keys = level_ids[starts] * n_tokens + last
-            slots = np.minimum(np.searchsorted(prefixes, keys), max(prefixes.size - 1, 0))
-            known = prefixes[slots] == keys if prefixes.size else np.zeros(keys.size, dtype=bool)
-            level_ids = np.full(token_ids.size, -1, dtype=INDEX_DTYPE)
-            level_ids[starts[known]] = slots[known]
-            hits = level_columns[slots[known]]
-            rows.append(chunk.rows[starts[known]][hits >= 0])
-            columns.append(hits[hits >= 0])
-
-        if char_table is None:
-            return np.concatenate(rows), np.concatenate(columns), None
-        weights = [np.ones(sum(r.size for r in rows))]
-        pair_rows, pair_ids, pair_counts = chunk.document_token_counts()
-        char_rows, char_columns, char_weights = expand_rows(pair_rows, pair_ids, pair_counts, *char_table)
-        rows.append(char_rows)
-        columns.append(char_columns)
-        weights.append(char_weights.astype(np.float64))
-        return np.concatenate(rows), np.concatenate(columns), np.concatenate(weights)
+            extra = _char_entries(stream, char_table, self.n_columns)
+        return csr_from_pairs(levels, extra, n_documents, self.n_columns)
 
     def _lookup_tables(self) -> dict:
         """Build (once) the arrays that map token ids and n-gram prefixes to columns."""
@@ -150,15 +136,14 @@ class NgramVocabulary:
         unigram_columns = np.full(n_tokens, -1, dtype=INDEX_DTYPE)
         unigrams = lengths == 1
         unigram_columns[self.ngrams[unigrams, 0]] = self.word_columns[unigrams]
-        # Prefix tables: level n holds the sorted keys of every n-token prefix of a
-        # vocabulary n-gram, so that a prefix that is not itself a feature still leads
-        # to the longer n-grams that start with it.
+        # Level n holds the sorted keys of every n-token prefix of a vocabulary n-gram, so that a
+        # prefix that is not itself a feature still leads to the longer n-grams that start with it.
         prefixes, level_columns = [], []
-        prefix_ids = self.ngrams[:, 0].copy() if self.ngrams.size else np.zeros(0, dtype=INDEX_DTYPE)
+        prefix_ids = self.ngrams[:, 0].copy()
         for n in range(2, self.ngram_max + 1):
             longer = lengths >= n
             keys = prefix_ids[longer] * n_tokens + self.ngrams[longer, n - 1]
-            table = np.unique(keys)
+            table = sorted_unique(keys)
             next_ids = np.full(lengths.size, -1, dtype=INDEX_DTYPE)
             next_ids[longer] = np.searchsorted(table, keys)
             columns = np.full(table.size, -1, dtype=INDEX_DTYPE)
@@ -235,18 +220,41 @@ class NgramVocabulary:
         return cls(tokens, ngrams, word_columns, char_grams, char_columns, char_range)
 
 
+def _char_entries(stream: TokenStream, table: tuple[np.ndarray, np.ndarray],
+                  n_values: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the character n-gram counts ``(rows, ids, counts)`` of every document.
+
+    ``table`` maps each token of ``stream.tokens`` to its n-gram ids (below
+    ``n_values``) in CSR layout. The entries are sorted by row, then id.
+    """
+    pieces = []
+    for first_document, _, chunk in stream.chunks():
+        pair_rows, pair_ids, pair_counts = chunk.document_token_counts()
+        rows, ids, weights = expand_rows(pair_rows, pair_ids, pair_counts, *table)
+        rows, ids, values = sum_entries(rows, ids, weights, chunk.n_documents, max(n_values, 1))
+        pieces.append((rows + first_document, ids, values))
+    if not pieces:
+        empty = np.zeros(0, dtype=INDEX_DTYPE)
+        return empty, empty, np.zeros(0)
+    return tuple(np.concatenate(parts) for parts in zip(*pieces))
+
+
 @dataclass
 class _Candidates:
     """Distinct n-grams of one kind and length found in the training corpus."""
 
     kind: int
-    n: int  # word n-gram length; 0 for character n-grams
     totals: np.ndarray  # occurrences in the corpus
-    df: np.ndarray  # documents that contain the n-gram
-    keys: np.ndarray | None = None  # word n-grams: prefix id * n_tokens + last token id, sorted
+    df: np.ndarray  # number of documents that contain the n-gram
+    # Word n-grams: keys (token ids for unigrams, else prefix id * n_tokens + last token id)
+    # with their (key, document) counts.
+    pairs: KeyPairs | None = None
+    # Character n-grams: the count of each (document, n-gram) pair, sorted by document.
+    entries: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: str) -> NgramVocabulary:
+def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: str,
+                   with_counts: bool) -> tuple[NgramVocabulary, CSRMatrix | None]:
     """Learn the n-gram vocabulary of a training corpus.
 
     Parameters
@@ -257,17 +265,20 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
         Uses ngram_max, char_ngrams, min_count, min_df, max_df and max_features.
     source : str
         Name of the training corpus, for messages.
+    with_counts : bool
+        Also return the count matrix of the training documents, which costs
+        less here than through :meth:`NgramVocabulary.count_matrix` later.
 
     Returns
     -------
-    NgramVocabulary
+    vocabulary : NgramVocabulary
+    counts : CSRMatrix, shape (n_documents, vocabulary.n_columns), or None
 
     Raises
     ------
     DataError
         When no n-gram survives pruning; the message names the setting to change.
     """
-    n_documents = stream.n_documents
     candidates: list[_Candidates] = []
     if settings.ngram_max >= 1:
         candidates.extend(_word_candidates(stream, settings.ngram_max))
@@ -278,22 +289,20 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
 
     totals = np.concatenate([c.totals for c in candidates])
     df = np.concatenate([c.df for c in candidates])
-    kept = _prune(totals, df, n_documents, settings, source, n_distinct=totals.size)
-
-    # Sort the kept candidates: descending count, then kind, then the tie rank within the kind.
     offsets = np.cumsum([0] + [c.totals.size for c in candidates])
     kinds = np.concatenate([np.full(c.totals.size, c.kind, dtype=np.int8) for c in candidates])
-    rank = np.zeros(totals.size, dtype=INDEX_DTYPE)
+    kept = _prune(totals, df, stream.n_documents, settings, source)
+
+    # Sort the kept candidates: descending count, then kind, then the tie rank within the kind.
+    width = max(settings.ngram_max, 1)
     word_levels = [c for c in candidates if c.kind == WORD]
-    tuples = np.zeros((0, max(settings.ngram_max, 1)), dtype=INDEX_DTYPE)
     word_kept = kept[kinds[kept] == WORD]
-    if word_levels:
-        tuples = _word_tuples(word_levels, word_kept, offsets, len(stream.tokens), max(settings.ngram_max, 1))
-        # Tuple order with -1 padding puts a prefix before the longer n-grams it starts.
-        order = np.lexsort(tuples.T[::-1])
-        rank[word_kept[order]] = np.arange(word_kept.size)
+    tuples = _word_tuples(word_levels, word_kept, offsets, len(stream.tokens), width)
+    rank = np.zeros(totals.size, dtype=INDEX_DTYPE)
+    # Tuple order, with the -1 padding putting a prefix before the longer n-grams it starts.
+    rank[word_kept[np.lexsort(tuples.T[::-1])]] = np.arange(word_kept.size)
     if settings.char_ngrams is not None:
-        rank[offsets[-2]:offsets[-1]] = np.arange(len(char_grams))
+        rank[offsets[-2]:] = np.arange(len(char_grams))
     ranked = kept[np.lexsort((rank[kept], kinds[kept], -totals[kept]))]
     if settings.max_features is not None:
         ranked = ranked[: settings.max_features]
@@ -304,69 +313,58 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
     word_ranked = ranked[kinds[ranked] == WORD]
     position = np.full(totals.size, -1, dtype=INDEX_DTYPE)
     position[word_kept] = np.arange(word_kept.size)
-    ngrams = tuples[position[word_ranked]] if word_ranked.size else np.zeros((0, tuples.shape[1]), dtype=INDEX_DTYPE)
-    used = ngrams[ngrams >= 0]
-    distinct, first = np.unique(used, return_index=True)
+    ngrams = tuples[position[word_ranked]]
+    distinct, first = np.unique(ngrams[ngrams >= 0], return_index=True)
     token_order = distinct[np.argsort(first)]
     renumber = np.full(len(stream.tokens), -1, dtype=INDEX_DTYPE)
     renumber[token_order] = np.arange(token_order.size)
-    ngrams = np.where(ngrams >= 0, renumber[np.maximum(ngrams, 0)], -1)
-    tokens = [stream.tokens[index] for index in token_order.tolist()]
+    ngrams = np.where(ngrams >= 0, renumber[np.maximum(ngrams, 0)], -1).astype(INDEX_DTYPE)
 
     char_ranked = ranked[kinds[ranked] == CHAR]
+    char_range = None
+    if settings.char_ngrams is not None:
+        char_range = (int(settings.char_ngrams[0]), int(settings.char_ngrams[1]))
     vocabulary = NgramVocabulary(
-        tokens=tokens,
-        ngrams=ngrams.astype(INDEX_DTYPE),
+        tokens=[stream.tokens[index] for index in token_order.tolist()],
+        ngrams=ngrams,
         word_columns=column_of[word_ranked],
-        char_ngrams=[char_grams[index] for index in (char_ranked - offsets[-2]).tolist()] if char_ranked.size else [],
+        char_ngrams=[char_grams[index] for index in (char_ranked - offsets[-2]).tolist()],
         char_columns=column_of[char_ranked],
-        char_range=tuple(settings.char_ngrams) if settings.char_ngrams is not None else None,
+        char_range=char_range,
     )
     logger.info("%s: vocabulary of %d n-grams from %d distinct", source, vocabulary.n_columns, totals.size)
-    return vocabulary
+    if not with_counts:
+        return vocabulary, None
+
+    levels = [(level.pairs, column_of[offsets[index]:offsets[index + 1]]) for index, level in enumerate(word_levels)]
+    extra = None
+    if settings.char_ngrams is not None:
+        rows, ids, values = candidates[-1].entries
+        columns = column_of[offsets[-2] + ids]
+        extra = (rows[columns >= 0], columns[columns >= 0], values[columns >= 0])
+    return vocabulary, csr_from_pairs(levels, extra, stream.n_documents, vocabulary.n_columns)
 
 
 def _word_candidates(stream: TokenStream, ngram_max: int) -> list[_Candidates]:
-    n_documents = max(stream.n_documents, 1)
+    n_documents = stream.n_documents
     n_tokens = max(len(stream.tokens), 1)
-    levels = []
-    level_ids = stream.ids
     starts = np.arange(stream.ids.size, dtype=INDEX_DTYPE)
-    keys = stream.ids
+    # The prefix id of a bigram is the token id of its first token; longer n-grams use the
+    # key index of their (n - 1)-token prefix, which count_pairs returns per occurrence.
+    level_ids = stream.ids
+    levels = []
     for n in range(1, ngram_max + 1):
         if n > 1:
             starts = stream.ngram_starts(starts, n)
             keys = level_ids[starts] * n_tokens + stream.ids[starts + (n - 1)]
-        distinct, totals, df = _count_keys(keys, stream.rows[starts], n_documents)
-        levels.append(_Candidates(WORD, n, totals, df, distinct))
-        if n < ngram_max:
+        else:
+            keys = stream.ids
+        pairs = count_pairs(keys, stream.rows[starts], n_documents, with_ids=1 < n < ngram_max)
+        levels.append(_Candidates(WORD, pairs.totals, pairs.document_frequency, pairs=pairs))
+        if 1 < n < ngram_max:
             level_ids = np.full(stream.ids.size, -1, dtype=INDEX_DTYPE)
-            level_ids[starts] = np.searchsorted(distinct, keys)
+            level_ids[starts] = pairs.ids
     return levels
-
-
-def _count_keys(keys: np.ndarray, rows: np.ndarray, n_documents: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the distinct keys (sorted), their occurrences and their document frequencies."""
-    if keys.size == 0:
-        empty = np.zeros(0, dtype=INDEX_DTYPE)
-        return empty, empty, empty
-    if int(keys.max()) < np.iinfo(np.int64).max // n_documents - 1:
-        # One sort of key * n_documents + row groups equal keys and, inside a key, equal rows.
-        combined = np.sort(keys * n_documents + rows)
-        sorted_keys = combined // n_documents
-    else:
-        order = np.lexsort((rows, keys))
-        combined = np.stack([keys[order], rows[order]])
-        sorted_keys = combined[0]
-    new_key = np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1]))
-    if combined.ndim == 1:
-        new_pair = np.concatenate(([True], combined[1:] != combined[:-1]))
-    else:
-        new_pair = new_key | np.concatenate(([True], combined[1][1:] != combined[1][:-1]))
-    starts = np.flatnonzero(new_key)
-    totals = np.diff(np.append(starts, sorted_keys.size))
-    df = np.add.reduceat(new_pair.astype(INDEX_DTYPE), starts)
-    return sorted_keys[starts], totals, df
 
 
 def _char_candidates(stream: TokenStream, char_range: list[int]) -> tuple[_Candidates, list[str]]:
@@ -378,47 +376,36 @@ def _char_candidates(stream: TokenStream, char_range: list[int]) -> tuple[_Candi
     order = sorted(range(len(grams)), key=grams.__getitem__)
     renumber = np.empty(len(grams), dtype=INDEX_DTYPE)
     renumber[order] = np.arange(len(grams))
-    ids = renumber[ids]
     grams = [grams[i] for i in order]
-
-    totals = np.zeros(len(grams), dtype=INDEX_DTYPE)
-    df = np.zeros(len(grams), dtype=INDEX_DTYPE)
-    for _, chunk in stream.chunks():
-        pair_rows, pair_ids, pair_counts = chunk.document_token_counts()
-        rows, gram_ids, weights = expand_rows(pair_rows, pair_ids, pair_counts, indptr, ids)
-        rows, gram_ids, values = sum_entries(rows, gram_ids, weights, chunk.n_documents, max(len(grams), 1))
-        totals += np.bincount(gram_ids, weights=values, minlength=len(grams)).astype(INDEX_DTYPE)
-        df += np.bincount(gram_ids, minlength=len(grams))
-    return _Candidates(CHAR, 0, totals, df), grams
+    rows, gram_ids, values = _char_entries(stream, (indptr, renumber[ids]), len(grams))
+    totals = np.bincount(gram_ids, weights=values, minlength=len(grams)).astype(INDEX_DTYPE)
+    df = np.bincount(gram_ids, minlength=len(grams))
+    return _Candidates(CHAR, totals, df, entries=(rows, gram_ids, values)), grams
 
 
 def _word_tuples(levels: list[_Candidates], selected: np.ndarray, offsets: np.ndarray, n_tokens: int,
                  width: int) -> np.ndarray:
     """Return the token ids of the selected word candidates, shape ``(selected.size, width)``, -1 padded."""
     tuples = np.full((selected.size, width), -1, dtype=INDEX_DTYPE)
-    for level_index, level in enumerate(levels):
-        inside = (selected >= offsets[level_index]) & (selected < offsets[level_index + 1])
-        ids = selected[inside] - offsets[level_index]
-        # Walk from the last token back to the first: a key holds the prefix id and the last token id.
-        for position in range(level.n - 1, -1, -1):
-            if position == 0:
-                tuples[inside, 0] = levels[0].keys[ids]
-            else:
-                prefix, last = np.divmod(levels[position].keys[ids], n_tokens)
-                tuples[inside, position] = last
-                ids = prefix
+    for length in range(1, len(levels) + 1):
+        inside = np.flatnonzero((selected >= offsets[length - 1]) & (selected < offsets[length]))
+        ids = selected[inside] - offsets[length - 1]
+        # Walk from the last token back: a key holds the prefix id and the last token id, and
+        # the prefix id of a bigram is already a token id.
+        for position in range(length - 1, 0, -1):
+            ids, tuples[inside, position] = np.divmod(levels[position].pairs.keys[ids], n_tokens)
+        tuples[inside, 0] = levels[0].pairs.keys[ids] if length == 1 else ids
     return tuples
 
 
-def _prune(totals: np.ndarray, df: np.ndarray, n_documents: int, settings: FeaturizerConfig, source: str,
-           *, n_distinct: int) -> np.ndarray:
+def _prune(totals: np.ndarray, df: np.ndarray, n_documents: int, settings: FeaturizerConfig, source: str) -> np.ndarray:
     """Return the indices of the candidates that pass min_count, min_df and max_df."""
-    if n_distinct == 0:
+    if not totals.any():
         raise DataError(
             f"{source}: no features left after tokenizing {n_documents} documents (no token was found); "
             "check featurizer.token_pattern, featurizer.stop_words and the text column"
         )
-    # Same thresholds as scikit-learn: an integer min_df is a number of documents, a float a fraction.
+    # The thresholds of scikit-learn: an integer min_df is a number of documents, a float a fraction.
     min_documents = settings.min_df if isinstance(settings.min_df, int) else settings.min_df * n_documents
     max_documents = settings.max_df * n_documents
     steps = (

@@ -194,7 +194,21 @@ def test_run_output_is_a_file_fails(experiment, tmp_path):
     target = tmp_path / "taken"
     target.write_text("x")
     result = invoke("run", "-c", experiment, "-o", target)
-    assert result.exit_code != 0
+    assert result.exit_code == 2
+    assert "is a file" in result.stderr
+
+
+def test_run_softmax_without_test_corpus(three_labels, tmp_path):
+    run_dir = tmp_path / "run"
+    result = invoke("run", "-c", three_labels, "-o", run_dir)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"] is None
+    assert metrics["training"]["kind"] == "softmax"
+    assert metrics["validation"]["confusion_matrix"]["labels"] == ["food", "music", "sport"]
+    assert not (run_dir / "predictions.tsv").exists()
+    if plots_available():
+        assert (run_dir / "confusion_matrix.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
 # ---------------------------------------------------------------- sweep

@@ -2,14 +2,12 @@
 
 import re
 import sys
-import time
 import unicodedata
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import corpus_dir
 from logreg_cli import tokenize as tokenize_module
 from logreg_cli.errors import ConfigError
 from logreg_cli.tokenize import DEFAULT_TOKEN_PATTERN, make_tokenizer, validate_token_pattern
@@ -348,31 +346,3 @@ def test_default_tokens_are_substrings_in_order(text):
         assert found >= 0, (token, prepared)
         assert not any(character.isspace() for character in token)
         position = found + len(token)
-
-
-# Speed on a real corpus
-
-
-def test_default_tokenizer_speed_near_word_regex():
-    # Catches a pattern change that adds per-token work in re. On one AMD EPYC
-    # server core the ratio was about 1.35 over the whole IMDb training corpus,
-    # so the bound of 2.5 leaves room for a loaded machine.
-    path = corpus_dir("imdb_aclimdb") / "train.tsv"
-    with open(path, encoding="utf-8") as lines:
-        documents = [line.rstrip("\n").split("\t", 1)[1] for _, line in zip(range(5000), lines)]
-    word_findall = re.compile(r"\w+").findall
-
-    def best_time(function) -> float:
-        times = []
-        for _ in range(3):
-            # CPU time, so that other processes on the machine count less.
-            start = time.process_time()
-            for document in documents:
-                function(document)
-            times.append(time.process_time() - start)
-        return min(times)
-
-    baseline = best_time(lambda document: word_findall(document.lower()))
-    default = best_time(tokenize)
-
-    assert default / baseline < 2.5

@@ -1,0 +1,416 @@
+"""Train on a training file too large for memory, one chunk of documents at a time.
+
+With ``trainer.streaming: true`` the training file (TSV) is read in chunks of
+``trainer.chunk_size`` documents. Only one chunk's text and features are in
+memory at a time, besides the weights, the optimizer's statistics and the
+validation corpus:
+
+1. A first pass reads the labels (and, for ``values: tfidf``, the document
+   frequency of every hashed column).
+2. Every epoch reads the file again from the start. Each chunk is
+   featurized with the hashing trick (``featurizer.hash_bits`` > 0, so no
+   vocabulary has to be learned first), its documents are shuffled, and the
+   optimizer takes one step per batch of ``trainer.batch_size`` documents.
+3. After each epoch the validation loss decides, as in ``train.train``,
+   which epoch's weights are kept and when to stop. Without
+   ``data.validation`` there is no early stopping and the last epoch is kept.
+
+Documents are shuffled within a chunk only, so a file sorted by label must
+be shuffled beforehand. The training loss of an epoch record is progressive:
+the mean cross-entropy of each chunk measured just before the steps on that
+chunk, since a full pass to measure it at the end of the epoch would double
+the reading. The full gradient is not measured, so ``gradient_norm_sq`` is
+NaN and ``trainer.tolerance`` plays no part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from logreg_cli.config import Config, TrainerConfig
+from logreg_cli.data import Corpus, ReadOptions, detect_format, read_corpus
+from logreg_cli.errors import ConfigError, DataError, TrainingError, location
+from logreg_cli.featurize import Featurizer
+from logreg_cli.losses import l2_penalty, mean_loss
+from logreg_cli.model import LogisticModel
+from logreg_cli.optimizers import ADAPTIVE_METHODS, AdaptiveOptimizer
+from logreg_cli.pipeline import TrainOutcome, label_indices, read_options
+from logreg_cli.sparse import CSRMatrix
+from logreg_cli.thresholds import choose_threshold
+from logreg_cli.train import (GROWING_LOSS_EPOCHS, EpochRecord, TrainResult, _minibatch_epoch, initial_weights,
+                              resolve_class_weights)
+
+logger = logging.getLogger(__name__)
+
+STREAMING_METHODS = ("minibatch", "stochastic") + ADAPTIVE_METHODS
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def iter_chunks(path: str, options: ReadOptions, chunk_size: int) -> Iterator[Corpus]:
+    """Read a TSV corpus file and yield it as consecutive corpora of at most ``chunk_size`` documents.
+
+    Lines are parsed as ``data.read_corpus`` parses TSV: they end at
+    ``"\\n"`` (a ``"\\r"`` before it is dropped), the label and the text come
+    from ``options.label_column`` and ``options.text_column``, blank lines
+    are skipped, and a header line is skipped when ``options.header`` is set.
+
+    Parameters
+    ----------
+    path : str
+        A TSV file; ``"-"`` (stdin) cannot be read twice, so it is rejected.
+    options : ReadOptions
+        Format (``auto`` or ``tsv``), encoding and column settings.
+    chunk_size : int
+        Documents per chunk; the last chunk may hold fewer.
+
+    Yields
+    ------
+    Corpus
+        Documents, labels and 1-based line numbers of the file.
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable, a byte cannot be decoded, or a
+        line is malformed; the message names the file and line.
+    ConfigError
+        The format is not TSV, the path is stdin, or a column is given by name.
+    """
+    path = os.fspath(path)
+    _check_streamable(path, options)
+    label_index, text_index = options.label_column, options.text_column
+    assert isinstance(label_index, int) and isinstance(text_index, int)
+    try:
+        file = open(path, "rb")
+    except FileNotFoundError:
+        raise DataError(f"{location(path)}: file not found; check the path") from None
+    except OSError as error:
+        raise DataError(f"{location(path)}: cannot read the file ({error.strerror}); check the path") from None
+    with file:
+        number = 0
+        raw_lines: list[bytes] = []
+        first_number = 1
+        for raw in file:
+            number += 1
+            if number == 1 and raw.startswith(_UTF8_BOM):
+                raw = raw[len(_UTF8_BOM):]
+            if number == 1 and options.header:
+                first_number = 2
+                continue
+            raw_lines.append(raw)
+            if len(raw_lines) >= chunk_size:
+                chunk = _parse_chunk(raw_lines, first_number, path, options, label_index, text_index)
+                raw_lines, first_number = [], number + 1
+                if chunk.documents:
+                    yield chunk
+        if raw_lines:
+            chunk = _parse_chunk(raw_lines, first_number, path, options, label_index, text_index)
+            if chunk.documents:
+                yield chunk
+
+
+def _check_streamable(path: str, options: ReadOptions) -> None:
+    if path == "-":
+        raise ConfigError("trainer.streaming reads the training file once per epoch, so it cannot read stdin; pass a file")
+    file_format = detect_format(path) if options.format == "auto" else options.format
+    if file_format != "tsv":
+        raise ConfigError(
+            f"trainer.streaming reads TSV files only, but {location(path)} is read as {file_format}; "
+            "convert it to label<TAB>text lines or set trainer.streaming: false"
+        )
+    for key in ("label_column", "text_column"):
+        if not isinstance(getattr(options, key), int):
+            raise ConfigError(f"data.{key}: trainer.streaming needs a 0-based column index, not a column name")
+    if options.label_column == options.text_column:
+        raise ConfigError("data.label_column and data.text_column are the same column; the label and the text must differ")
+    try:
+        "a\n".encode(options.encoding)
+    except LookupError:
+        raise ConfigError(f"data.encoding: unknown encoding {options.encoding!r}; use a Python codec name such as utf-8") from None
+    if not "a\n".encode(options.encoding).endswith(b"a\n"):
+        raise ConfigError(
+            f"data.encoding: trainer.streaming splits lines at the byte 0x0A, which {options.encoding} does not keep "
+            "for a line end; convert the file to UTF-8"
+        )
+
+
+def _parse_chunk(raw_lines: list[bytes], first_number: int, path: str, options: ReadOptions,
+                 label_index: int, text_index: int) -> Corpus:
+    """Decode and parse consecutive lines whose first one is line ``first_number`` of the file."""
+    blob = b"".join(raw_lines)
+    try:
+        text = blob.decode(options.encoding, options.encoding_errors)
+    except UnicodeDecodeError as error:
+        raise DataError(_decode_error_message(raw_lines, first_number, error, path, options)) from None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    corpus = Corpus([], [], [], path)
+    needed = max(label_index, text_index) + 1
+    for offset, line in enumerate(lines):
+        number = first_number + offset
+        if line.endswith("\r"):
+            line = line[:-1]
+        if not line.strip():
+            corpus.skipped_blank.append(number)
+            continue
+        fields = line.split("\t", needed - 1) if text_index == needed - 1 else line.split("\t")
+        if len(fields) < needed:
+            raise DataError(
+                f"{location(path, number)}: expected 'label<TAB>text' ({needed} tab-separated fields: label column "
+                f"{label_index}, text column {text_index}) but found {len(fields)}; separate the label from the text with a tab"
+            )
+        label = fields[label_index].strip()
+        if not label:
+            raise DataError(f"{location(path, number)}: the label is empty; write a label for this document")
+        corpus.documents.append(fields[text_index])
+        corpus.labels.append(label)
+        corpus.line_numbers.append(number)
+    return corpus
+
+
+def _decode_error_message(raw_lines: list[bytes], first_number: int, error: UnicodeDecodeError, path: str,
+                          options: ReadOptions) -> str:
+    offset = error.start
+    for index, raw in enumerate(raw_lines):
+        if offset < len(raw):
+            where = location(path, first_number + index, offset + 1)
+            return (f"{where}: invalid {options.encoding} byte 0x{raw[offset]:02X} ({error.reason}); set data.encoding "
+                    "to the file's encoding, or data.encoding_errors: replace to replace invalid bytes")
+        offset -= len(raw)
+    return f"{location(path)}: invalid {options.encoding} data ({error.reason}); set data.encoding to the file's encoding"
+
+
+def check_streaming_settings(config: Config) -> None:
+    """Raise ConfigError unless ``config`` can train in streaming mode."""
+    trainer = config.trainer
+    if trainer.method not in STREAMING_METHODS:
+        raise ConfigError(
+            f"trainer.method {trainer.method} needs the whole training corpus for each step, so it cannot stream; "
+            f"use one of {', '.join(STREAMING_METHODS)}, or set trainer.streaming: false"
+        )
+    if config.featurizer.hash_bits == 0:
+        raise ConfigError(
+            "trainer.streaming needs featurizer.hash_bits > 0 (for example 20), because a vocabulary would have "
+            "to be learned from the whole corpus first; set featurizer.hash_bits"
+        )
+    if trainer.tune_threshold and config.data.validation is None:
+        raise ConfigError("trainer.tune_threshold with trainer.streaming needs data.validation (or --validation)")
+
+
+def train_streaming(
+    config: Config,
+    *,
+    show_progress: bool = False,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    resume: LogisticModel | None = None,
+) -> TrainOutcome:
+    """Fit a model on ``config.data.train`` read in chunks, and return it as ``train_from_config`` does.
+
+    Raises
+    ------
+    ConfigError
+        When the method, the featurizer or the file format cannot stream (see
+        :func:`check_streaming_settings` and :func:`iter_chunks`).
+    DataError
+        When the file is unreadable or malformed, or has fewer than 2 labels.
+    TrainingError
+        When the loss or the weights become non-finite, or the training
+        loss grows for several epochs in a row.
+    """
+    check_streaming_settings(config)
+    train_path = config.data.train
+    if train_path is None:
+        raise DataError("no training corpus given; pass a file or set data.train in the config")
+    trainer = config.trainer
+    options = read_options(config)
+
+    # First pass: the labels, a sample to fit the featurizer on, and the idf if needed.
+    label_counts, n_chunks, sample = _scan(train_path, options, trainer.chunk_size)
+    if len(label_counts) < 2:
+        raise DataError(f"{train_path} has only one label; a classifier needs documents of at least 2 labels")
+    if resume is not None:
+        unknown = sorted(set(label_counts) - set(resume.labels))
+        if unknown:
+            raise DataError(f"{train_path}: label {unknown[0]!r} is not one of the model's labels ({', '.join(resume.labels)})")
+        labels, featurizer = list(resume.labels), resume.featurizer
+    else:
+        labels = sorted(label_counts)
+        featurizer = Featurizer(config.featurizer)
+        featurizer.fit(sample, source=train_path)
+        if config.featurizer.values == "tfidf":
+            featurizer.idf = _streamed_idf(train_path, options, trainer.chunk_size, featurizer)
+    del sample
+    n_documents = sum(label_counts.values())
+
+    kind = trainer.model
+    if kind == "auto":
+        kind = "binary" if len(labels) == 2 else "softmax"
+    if kind == "binary" and len(labels) != 2:
+        raise DataError(f"trainer.model is binary but {train_path} has {len(labels)} labels; use softmax or auto")
+    weights = resume.weights.copy() if resume is not None else initial_weights(featurizer.n_features, len(labels), kind)
+    y_counts = np.array([label_counts.get(label, 0) for label in labels])
+    class_weights = resolve_class_weights(trainer.class_weight, labels, np.repeat(np.arange(len(labels)), y_counts))
+
+    X_val, y_val = _validation(config, featurizer, labels)
+    logger.info(
+        "streaming a %s model: %d documents in %d chunks of up to %d, %d validation documents, %d features, %d labels",
+        kind, n_documents, n_chunks, trainer.chunk_size, X_val.n_rows, featurizer.n_features, len(labels),
+    )
+    if X_val.n_rows == 0:
+        logger.warning("streaming without data.validation: no early stopping, the last epoch's weights are kept")
+
+    result = _run_epochs(weights, train_path, options, labels, featurizer, trainer, X_val, y_val, class_weights,
+                         n_chunks=n_chunks, show_progress=show_progress, on_epoch=on_epoch)
+    model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary())
+    model.threshold = choose_threshold(model, trainer, X_val, y_val)
+    return TrainOutcome(model, result, n_documents, X_val.n_rows, X_val, y_val)
+
+
+def _scan(path: str, options: ReadOptions, chunk_size: int) -> tuple[Counter, int, list[str]]:
+    label_counts: Counter = Counter()
+    n_chunks = 0
+    sample: list[str] = []
+    for chunk in iter_chunks(path, options, chunk_size):
+        label_counts.update(chunk.labels)
+        if n_chunks == 0:
+            sample = chunk.documents
+        n_chunks += 1
+    if n_chunks == 0:
+        raise DataError(f"{location(path)}: no documents found; the corpus is empty or has only blank lines")
+    return label_counts, n_chunks, sample
+
+
+def _streamed_idf(path: str, options: ReadOptions, chunk_size: int, featurizer: Featurizer) -> np.ndarray:
+    """Return the smoothed idf of every column, shape ``(n_features,)``, from one more pass over the file."""
+    counter = Featurizer(dataclasses.replace(featurizer.settings, values="counts", normalize="none"))
+    counter.fit([], source=path)
+    n_ngrams = featurizer.n_ngram_features
+    document_frequency = np.zeros(n_ngrams)
+    n_documents = 0
+    for chunk in iter_chunks(path, options, chunk_size):
+        X = counter.transform(chunk.documents)
+        ngram_columns = X.indices[(X.indices >= 1) & (X.indices <= n_ngrams)] - 1
+        document_frequency += np.bincount(ngram_columns, minlength=n_ngrams)
+        n_documents += X.n_rows
+    # The same smoothed idf as Featurizer.fit: ln((1 + n) / (1 + df)) + 1; the other columns keep 1.
+    idf = np.ones(featurizer.n_features)
+    idf[1 : 1 + n_ngrams] = np.log((1.0 + n_documents) / (1.0 + document_frequency)) + 1.0
+    return idf
+
+
+def _validation(config: Config, featurizer: Featurizer, labels: list[str]) -> tuple[CSRMatrix, np.ndarray]:
+    path = config.data.validation
+    if path is None:
+        empty = featurizer.transform([])
+        return empty, np.zeros(0, dtype=np.int64)
+    corpus = read_corpus(path, read_options(config))
+    known = set(labels)
+    keep = [i for i, label in enumerate(corpus.labels) if label in known]
+    if len(keep) < len(corpus.labels):
+        logger.warning("%s: left out %d validation documents whose label was not seen in training",
+                       path, len(corpus.labels) - len(keep))
+    X_val = featurizer.transform([corpus.documents[i] for i in keep])
+    return X_val, label_indices([corpus.labels[i] for i in keep], labels, source=path)
+
+
+def _run_epochs(
+    weights: np.ndarray, path: str, options: ReadOptions, labels: list[str], featurizer: Featurizer,
+    trainer: TrainerConfig, X_val: CSRMatrix, y_val: np.ndarray, class_weights: np.ndarray | None,
+    *, n_chunks: int, show_progress: bool, on_epoch: Callable[[EpochRecord], None] | None,
+) -> TrainResult:
+    """The epoch loop of ``train.train``, with each epoch a pass over the file's chunks."""
+    rng = np.random.default_rng(trainer.seed)
+    weights = np.array(weights, dtype=np.float64)
+    optimizer = AdaptiveOptimizer(trainer, weights.shape) if trainer.method in ADAPTIVE_METHODS else None
+    batch_size = 1 if trainer.method == "stochastic" else trainer.batch_size
+    use_validation = X_val.n_rows > 0
+    val_sample_weights = None if class_weights is None or not use_validation else class_weights[y_val]
+    result = TrainResult(weights=weights.copy())
+    best_val_loss = np.inf
+    growing = 0
+    previous_objective = np.inf
+    try:
+        for epoch in range(1, trainer.max_epochs + 1):
+            started = time.perf_counter()
+            loss_sum, seen = 0.0, 0
+            chunks = iter_chunks(path, options, trainer.chunk_size)
+            for chunk in tqdm(chunks, total=n_chunks, disable=not show_progress, leave=False,
+                              desc=f"epoch {epoch}", unit="chunk"):
+                X = featurizer.transform(chunk.documents)
+                y = label_indices(chunk.labels, labels, source=path)
+                del chunk
+                sample_weights = None if class_weights is None else class_weights[y]
+
+                # Progressive loss: this chunk's cross-entropy before any step on it.
+                if optimizer is not None:
+                    optimizer.bring_up_to_date(weights, np.unique(X.indices))
+                loss_sum += mean_loss(weights, X, y, sample_weights) * X.n_rows
+                seen += X.n_rows
+
+                # Steps on this chunk, its documents shuffled.
+                if optimizer is not None:
+                    optimizer.take_steps(weights, X, y, rng=rng, sample_weights=sample_weights, epoch=epoch)
+                else:
+                    order = rng.permutation(X.n_rows)
+                    weights = _minibatch_epoch(weights, X.take_rows(order), y[order], batch_size, trainer,
+                                               show_progress=False, epoch=epoch, class_weights=class_weights)
+            if optimizer is not None:
+                optimizer.bring_up_to_date(weights)
+
+            # Measure the epoch and decide, as train.train does, which weights to keep and whether to stop.
+            train_loss = loss_sum / max(seen, 1)
+            objective = train_loss + l2_penalty(weights, trainer.l2)
+            record = EpochRecord(
+                epoch=epoch,
+                train_loss=train_loss,
+                objective=objective,
+                gradient_norm_sq=float("nan"),
+                val_loss=mean_loss(weights, X_val, y_val, val_sample_weights) if use_validation else None,
+                val_accuracy=_accuracy(weights, X_val, y_val) if use_validation else None,
+                learning_rate=trainer.learning_rate,
+                seconds=time.perf_counter() - started,
+            )
+            if not (np.isfinite(objective) and np.isfinite(weights).all()):
+                raise TrainingError(
+                    f"training diverged at epoch {epoch}: the loss or the weights became infinite or NaN; "
+                    f"lower trainer.learning_rate (now {trainer.learning_rate}) or raise trainer.l2 (now {trainer.l2})"
+                )
+            growing = growing + 1 if objective > previous_objective else 0
+            previous_objective = objective
+            if growing >= GROWING_LOSS_EPOCHS:
+                raise TrainingError(
+                    f"training diverged: the training loss grew for {growing} epochs in a row up to epoch {epoch} "
+                    f"(loss {objective:.6g}); lower trainer.learning_rate (now {trainer.learning_rate}) or raise trainer.l2"
+                )
+            result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if not use_validation:
+                result.weights, result.best_epoch = weights.copy(), epoch
+            elif record.val_loss < best_val_loss - trainer.min_delta:
+                best_val_loss = record.val_loss
+                result.weights, result.best_epoch = weights.copy(), epoch
+            if use_validation and trainer.patience > 0 and epoch - result.best_epoch >= trainer.patience:
+                result.stop_reason = f"early stopping: no lower validation loss for {trainer.patience} epochs"
+                break
+        else:
+            result.stop_reason = f"reached max_epochs={trainer.max_epochs}"
+    except KeyboardInterrupt:
+        result.interrupted = True
+        result.stop_reason = f"interrupted during epoch {len(result.history) + 1}"
+    return result
+
+
+def _accuracy(weights: np.ndarray, X: CSRMatrix, y: np.ndarray) -> float:
+    logits = X.dot(weights)
+    predicted = (logits > 0).astype(np.int64) if weights.ndim == 1 else np.argmax(logits, axis=1)
+    return float(np.mean(predicted == y))

@@ -20,10 +20,10 @@ import click
 from logreg_cli import __version__
 from logreg_cli.config import Config, describe_defaults, load_config
 from logreg_cli.errors import LogregError
-from logreg_cli.io import atomic_write
+from logreg_cli.io import atomic_write, check_output_path
 from logreg_cli.metrics import format_report, report_to_dict
 from logreg_cli.model import LogisticModel
-from logreg_cli.pipeline import evaluate_file, featurize_corpus, predict_file, read_options, train_from_config
+from logreg_cli.pipeline import check_config_data_paths, evaluate_file, featurize_corpus, predict_file, read_options, train_from_config
 from logreg_cli.data import read_corpus
 from logreg_cli.featurize import Featurizer
 from logreg_cli.model import FeaturesFile, is_features_file
@@ -129,7 +129,7 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     _setup_logging(quiet, verbose)
 
 
-@main.command()
+@main.command(short_help="Turn a labelled corpus into a features file.")
 @config_option
 @set_option
 @format_option
@@ -180,7 +180,7 @@ def _file_kind(path: str) -> str:
         return ""
 
 
-@main.command()
+@main.command(short_help="Train a model on a corpus or features file.")
 @config_option
 @set_option
 @format_option
@@ -223,6 +223,10 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
         config.data.validation = validation_path
     if test_path is not None:
         config.data.test = test_path
+    given = [key for key, value in (("train", input_path), ("validation", validation_path), ("test", test_path)) if value]
+    check_config_data_paths(config, config_path, given=given)
+    if output is not None:
+        check_output_path(output)
     resume = LogisticModel.load(resume_path) if resume_path is not None else None
 
     def report_epoch(record: EpochRecord) -> None:
@@ -258,7 +262,7 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
         click.echo(format_report(report))
 
 
-@main.command(name="eval")
+@main.command(name="eval", short_help="Report metrics of a model on a labelled corpus.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
@@ -300,7 +304,7 @@ def evaluate_command(as_json: bool, output: str | None, threshold: float | None,
     _write_text(output, text)
 
 
-@main.command()
+@main.command(short_help="Predict a label for every document.")
 @click.option("--probabilities", is_flag=True, help="Add one probability column per label, in the model's label order.")
 @click.option("--top-k", "top_k", type=click.IntRange(min=1), default=None,
               help="Add the K most probable labels, most probable first, as label/probability pairs.")
@@ -325,10 +329,12 @@ def predict(probabilities: bool, top_k: int | None, explain: bool, explain_featu
             model_path: str, input_path: str) -> None:
     """Predict a label for every document of INPUT ('-' or nothing: stdin).
 
-    INPUT holds bare text lines, labelled lines (label<TAB>text, the label
-    is ignored) or features. Each input line gives one output line, in order,
-    blank lines included: label<TAB>probability of that label, then the
-    columns that --top-k, --probabilities and --explain add, in that order.
+    INPUT holds bare text lines (a .txt file or stdin), labelled lines (a
+    .tsv file, or --format tsv; the label is ignored) or features. Every
+    document gives one output line, in order: label<TAB>probability of that
+    label, then the columns that --top-k, --probabilities and --explain add.
+    In bare text every line is a document, blank lines included; labelled
+    files skip blank lines with a warning.
     With --output-format jsonl each line is an object with the keys label,
     probability, top, probabilities and explanation.
 
@@ -348,13 +354,13 @@ def predict(probabilities: bool, top_k: int | None, explain: bool, explain_featu
     _write_text(output, text)
 
 
-@main.command(name="init-config")
+@main.command(name="init-config", short_help="Print every config key with its default.")
 def init_config() -> None:
     """Print a complete config with every key, its default and a comment."""
     click.echo(describe_defaults(), nl=False)
 
 
-@main.command(name="run")
+@main.command(name="run", short_help="Featurize, train and evaluate into a folder.")
 @config_option
 @set_option
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
@@ -393,7 +399,7 @@ def run_command(ctx: click.Context, config_path: str | None, overrides: tuple[st
                             f"wrote the run with the weights of epoch {training.best_epoch}", EXIT_INTERRUPTED)
 
 
-@main.command()
+@main.command(short_help="Train every combination of settings.")
 @config_option
 @set_option
 @click.option("--grid", "grid_items", multiple=True, required=True, metavar="SECTION.KEY=V1,V2,...",
@@ -432,7 +438,7 @@ def sweep(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
     click.echo(f"best: {result.rows[0].run}; wrote {result.table_path}, {result.best_config_path} and {result.best_model_path}")
 
 
-@main.command(name="cv")
+@main.command(name="cv", short_help="Cross-validate a config.")
 @config_option
 @set_option
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Number of folds.")
@@ -458,7 +464,7 @@ def cross_validate_command(ctx: click.Context, config_path: str | None, override
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else format_cross_validation(result).rstrip("\n"))
 
 
-@main.command()
+@main.command(short_help="Show a model's settings and top features.")
 @click.option("--top-k", "top_k", type=click.IntRange(min=1), default=10, show_default=True,
               help="Features to list per label.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text.")
@@ -510,6 +516,12 @@ def run() -> None:
         # A shell without job control starts `logreg train ... &` with SIGINT ignored, so `kill -INT`
         # would do nothing. Ctrl-C is how a user stops training and keeps the best epoch, so take it back.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Input is read as UTF-8 whatever the locale, so write output the same way: a label such as
+    # "café" must not crash predict under LANG=C. Messages on stderr never fail to encode.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+    if hasattr(sys.stderr, "reconfigure"):
+        sys.stderr.reconfigure(errors="backslashreplace")
     main(prog_name="logreg")
 
 

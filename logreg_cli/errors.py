@@ -26,6 +26,10 @@ class ModelFileError(LogregError):
     """Invalid, incompatible or unreadable model file or features file."""
 
 
+class OutputError(LogregError):
+    """An output file cannot be written."""
+
+
 class TrainingError(LogregError):
     """Training cannot go on, for example because the loss diverged."""
 

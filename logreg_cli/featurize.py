@@ -325,11 +325,11 @@ class Featurizer:
         if "stop_words_bytes" in arrays:
             featurizer.stop_words = arrays_to_strings(arrays["stop_words_bytes"], arrays["stop_words_offsets"])
         elif settings.stop_words is not None:
-            raise ModelFileError(f"{source}: featurizer.stop_words is set but the file holds no stop words; the file is damaged")
+            raise ModelFileError(f"{source}: featurizer.stop_words is set but the file contains no stop words; the file is damaged")
         if "handcrafted_features" in arrays:
             featurizer.handcrafted = HandcraftedFeatures.from_json(array_to_json(arrays["handcrafted_features"]), source=source)
         elif settings.word_lists or settings.regexes or settings.document_length != "none":
-            raise ModelFileError(f"{source}: the settings declare hand-written features but the file holds none; the file is damaged")
+            raise ModelFileError(f"{source}: the settings declare hand-written features but the file contains none; the file is damaged")
         featurizer.idf = np.asarray(arrays["idf"], dtype=np.float64) if "idf" in arrays else None
         if settings.values == "tfidf" and settings.bag_of_words and featurizer.idf is None:
             raise ModelFileError(f"{source}: values are tfidf but the file holds no idf array")

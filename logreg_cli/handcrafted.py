@@ -77,7 +77,7 @@ class HandcraftedFeatures:
     def compute(self, documents: Sequence[str], stream: TokenStream) -> np.ndarray:
         """Return the feature values, shape ``(n_documents, n_features)``.
 
-        ``stream`` holds the tokens of ``documents`` with stop words kept.
+        ``stream`` contains the tokens of ``documents`` with stop words kept.
         """
         n_documents = len(documents)
         values = np.zeros((n_documents, self.n_features))
@@ -136,14 +136,14 @@ def load_handcrafted(settings: FeaturizerConfig, tokenize: Callable[[str], list[
     ConfigError
         When a word-list file cannot be read.
     DataError
-        When a word-list file holds no usable token.
+        When a word-list file contains no usable token.
     """
     word_lists = []
     for entry in settings.word_lists or []:
         key = f"featurizer.word_lists ({entry['name']})"
         words = read_token_file(entry["file"], key, tokenize, single_tokens=True)
         if not words:
-            raise DataError(f"{entry['file']}: the word list '{entry['name']}' holds no token; "
+            raise DataError(f"{entry['file']}: the word list '{entry['name']}' contains no token; "
                             "write one token per line (lines starting with # are comments)")
         word_lists.append(WordListFeature(entry["name"], entry["value"], words))
     regexes = [RegexFeature(entry["name"], entry["value"], entry["pattern"]) for entry in settings.regexes or []]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import tempfile
 import zlib
 import zipfile
@@ -20,7 +19,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from logreg_cli.errors import ModelFileError
+from logreg_cli.errors import ModelFileError, OutputError
 
 
 @contextlib.contextmanager
@@ -31,16 +30,17 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     removed and ``path`` is left as it was.
     """
     path = Path(path)
+    check_output_path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write the file ({error.strerror}); check the folder and its permissions") from None
     try:
         # mkstemp creates the file with mode 0600; give it the mode a plain open() would.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
-        # mkstemp creates the file with mode 0600; give the result the mode that a plain open()
-        # would: the replaced file's mode, or 0666 minus the umask for a new file.
-        os.chmod(temporary, _mode_for(path))
         if "b" in mode:
             stream = os.fdopen(handle, mode)
         else:
@@ -60,13 +60,20 @@ ZIP_SIGNATURE = b"PK\x03\x04"
 _NPY_SIGNATURE = b"\x93NUMPY"
 
 
-def _mode_for(path: Path) -> int:
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+def check_output_path(path: str | Path) -> None:
+    """Raise OutputError unless ``path`` names a file that can be created in an existing, writable folder.
+
+    Commands call this before long work such as training, so that a typo in
+    ``-o`` fails at once rather than after the last epoch.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name for the output")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: the folder {folder} does not exist; create it or choose another output path")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{path}: the folder {folder} is not writable; choose another output path")
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], *, compress: bool = True) -> None:

@@ -106,7 +106,7 @@ class LogisticModel:
             # Optional key: files written before thresholds existed load with threshold None.
             arrays["threshold"] = np.array(float(self.threshold))
         if self.train_document_hashes is not None:
-            # Optional key as well: without it eval skips the overlap check.
+            # Also optional. Without it, eval skips the check for test documents that occur in training.
             arrays["train_document_hashes"] = np.unique(self.train_document_hashes.astype(np.uint64), axis=0)
         save_arrays(path, arrays)
 
@@ -128,7 +128,7 @@ class LogisticModel:
         try:
             return cls._from_arrays(arrays, source)
         except (ValueError, TypeError, KeyError, IndexError) as error:
-            # Arrays of the wrong type or shape in a file that unzipped fine: report, do not crash.
+            # A file that unzips can still contain arrays of the wrong type or shape, which must give an error, not a traceback.
             raise ModelFileError(f"{source}: not a valid model file ({error}); write it again with logreg train") from None
 
     @classmethod

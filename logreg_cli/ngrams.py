@@ -1,6 +1,6 @@
 """The tokens of a corpus as integer arrays, and the pieces n-gram features are built from.
 
-A :class:`TokenStream` holds every token of every document in one array of
+A :class:`TokenStream` stores every token of every document in one array of
 integer ids, so that word n-grams can be formed with NumPy arithmetic on ids
 instead of joining strings in Python. Character n-grams are computed once per
 distinct token and spread over the documents by array indexing.
@@ -75,7 +75,7 @@ class TokenStream:
     def chunks(self, max_positions: int = CHUNK_POSITIONS) -> Iterator[tuple[int, int, TokenStream]]:
         """Yield ``(first_document, first_position, stream)`` for consecutive groups of whole documents.
 
-        Each group holds at most ``max_positions`` tokens, unless one document alone holds more.
+        Each group contains at most ``max_positions`` tokens, unless one document alone contains more.
         """
         ends = np.cumsum(self.lengths)
         start = 0
@@ -201,8 +201,9 @@ def first_of_runs(values: np.ndarray) -> np.ndarray:
 def sorted_unique(values: np.ndarray) -> np.ndarray:
     """Return the distinct values, sorted.
 
-    Faster here than ``np.unique``, whose hash-table path took about 30 times
-    as long as a sort on a million int64 keys with NumPy 2.4.
+    ``np.unique`` without return options takes a hash-table path in NumPy 2.4,
+    which took 1.7 s where this took 0.07 s (1.4 million distinct int64 keys,
+    NumPy 2.4.6, one core of a shared AMD EPYC virtual machine).
     """
     values = np.sort(values)
     return values[first_of_runs(values)]
@@ -304,8 +305,9 @@ def stable_argsort(keys: np.ndarray, bound: int) -> np.ndarray:
     """Return the stable sorting order of non-negative integer ``keys`` below ``bound``.
 
     A least-significant-digit radix sort with 16-bit digits: NumPy sorts
-    16-bit integers with a linear-time radix sort when ``kind="stable"``, which
-    took a quarter of the time of ``np.sort`` on 9 million int64 values.
+    16-bit integers with a linear-time radix sort when ``kind="stable"``. One
+    such pass over 9 million values took 0.23 s where ``np.sort`` of the int64
+    values took 0.53 s (same machine as in ``sorted_unique``).
     """
     order = np.arange(keys.size, dtype=INDEX_DTYPE)
     shift = 0
@@ -327,7 +329,7 @@ def csr_from_pairs(levels: list[tuple[KeyPairs, np.ndarray]], extra: tuple[np.nd
         ``columns[i]`` is the column of key ``i`` of the pairs, or -1 to leave it out.
         No column may belong to two keys.
     extra : (rows, columns, values) or None
-        More entries, each (row, column) at most once and in no column of ``levels``.
+        More entries. Each (row, column) must appear at most once and in no column of ``levels``.
     n_rows, n_columns : int
         Shape of the matrix.
     """

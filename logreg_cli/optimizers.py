@@ -41,7 +41,8 @@ import numpy as np
 from tqdm import tqdm
 
 from logreg_cli.config import TrainerConfig
-from logreg_cli.losses import cross_entropy_and_gradient, l2_penalty, sigmoid, softmax
+from logreg_cli.losses import (binary_cross_entropy, cross_entropy_and_gradient, l2_penalty, sigmoid, softmax,
+                               softmax_cross_entropy)
 from logreg_cli.sparse import CSRMatrix
 
 ADAPTIVE_METHODS = ("adagrad", "adam")
@@ -79,7 +80,12 @@ def make_optimizer(settings: TrainerConfig, shape: tuple[int, ...]) -> Optimizer
 
 
 class AdaptiveOptimizer:
-    """Minibatch AdaGrad or Adam with per-weight step sizes and lazy proximal L2 (see the module docstring)."""
+    """Minibatch AdaGrad or Adam with per-weight step sizes and lazy proximal L2 (see the module docstring).
+
+    :meth:`run_epoch` takes and returns the model's weights. The lower-level
+    :meth:`begin`, :meth:`take_steps` and :meth:`finish` let a caller take
+    steps on several matrices (the chunks of a streamed file) in between.
+    """
 
     def __init__(self, settings: TrainerConfig, shape: tuple[int, ...]) -> None:
         if settings.method not in ADAPTIVE_METHODS:
@@ -88,10 +94,11 @@ class AdaptiveOptimizer:
         self.learning_rate = settings.learning_rate
         self.l2 = settings.l2
         self.batch_size = settings.batch_size
+        n_features = shape[0]
         self.squares = np.zeros(shape)  # AdaGrad: sum of squared gradients; Adam: their moving average
         self.moment = np.zeros(shape) if self.adam else None  # Adam: moving average of the gradients
-        self.last_update = np.zeros(shape[0], dtype=np.int64)  # per row: steps done when it was last brought up to date
-        self._slots = np.zeros(shape[0], dtype=np.int64)  # scratch space of _unique
+        self.last_update = np.zeros(n_features, dtype=np.int64)  # per feature: steps done when it was last brought up to date
+        self._slots = np.zeros(n_features, dtype=np.int64)  # scratch space of _unique
         self.steps = 0
 
     def cached_evaluation(self, weights: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -109,31 +116,48 @@ class AdaptiveOptimizer:
         rng : the generator that shuffles the documents
         sample_weights : ndarray, shape (n_documents,), optional; weight of each document's cross-entropy
         """
-        weights = np.array(weights, dtype=np.float64)
-        self.take_steps(weights, X, y, rng=rng, sample_weights=sample_weights, show_progress=show_progress, epoch=epoch)
-        self.bring_up_to_date(weights)
-        return weights
+        working = self.begin(weights)
+        self.take_steps(working, X, y, rng=rng, sample_weights=sample_weights, show_progress=show_progress, epoch=epoch)
+        return self.finish(working)
 
-    def take_steps(self, weights: np.ndarray, X: CSRMatrix, y: np.ndarray, *, rng: np.random.Generator,
-                   sample_weights: np.ndarray | None = None, show_progress: bool = False, epoch: int = 0) -> None:
-        """Shuffle the documents of ``X`` and take one step per batch, updating float64 ``weights`` in place.
+    def begin(self, weights: np.ndarray) -> np.ndarray:
+        """Return a float64 copy of ``weights`` for :meth:`take_steps` to update in place."""
+        return np.array(weights, dtype=np.float64)
 
-        Rows whose features were absent from the last batches may still owe
-        their L2 shrinking afterwards; :meth:`bring_up_to_date` applies it.
+    def finish(self, working: np.ndarray) -> np.ndarray:
+        """Apply the pending L2 shrinking to ``working`` and return it."""
+        self.bring_up_to_date(working)
+        return working
+
+    def take_steps(self, working: np.ndarray, X: CSRMatrix, y: np.ndarray, *, rng: np.random.Generator,
+                   sample_weights: np.ndarray | None = None, show_progress: bool = False, epoch: int = 0) -> float:
+        """Shuffle the documents of ``X``, take one step per batch on ``working`` in place.
+
+        Features absent from the last batches may still owe their L2
+        shrinking afterwards; :meth:`bring_up_to_date` or :meth:`finish` applies it.
+
+        Returns
+        -------
+        float
+            The sum over the documents of their (weighted) cross-entropy just
+            before the step on their batch: divided by the number of
+            documents, the progressive training loss.
         """
         order = rng.permutation(X.n_rows)
         X, y = X.take_rows(order), y[order]
         if sample_weights is not None:
             sample_weights = sample_weights[order]
+        loss_sum = 0.0
         for start in tqdm(range(0, X.n_rows, self.batch_size), disable=not show_progress, leave=False,
                           desc=f"epoch {epoch}", unit="batch"):
             stop = start + self.batch_size
             batch_weights = None if sample_weights is None else sample_weights[start:stop]
-            self._step(weights, X.slice_rows(start, stop), y[start:stop], batch_weights)
+            loss_sum += self._step(working, X.slice_rows(start, stop), y[start:stop], batch_weights)
+        return loss_sum
 
-    def bring_up_to_date(self, weights: np.ndarray, rows: np.ndarray | None = None) -> None:
-        """Apply the pending L2 shrinking to ``rows`` of ``weights`` (all rows by default), in place."""
-        self._catch_up(weights, np.arange(weights.shape[0]) if rows is None else rows)
+    def bring_up_to_date(self, working: np.ndarray, features: np.ndarray | None = None) -> None:
+        """Apply the pending L2 shrinking to ``features`` of ``working`` (all by default), in place."""
+        self._catch_up(working, np.arange(working.shape[0]) if features is None else features)
 
     def _rate_scale(self) -> float:
         """Return the step size before the per-weight scaling, for the step about to be taken."""
@@ -143,22 +167,23 @@ class AdaptiveOptimizer:
         t = self.steps + 1
         return self.learning_rate * np.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t)
 
-    def _catch_up(self, weights: np.ndarray, rows: np.ndarray) -> None:
-        """Apply to ``rows`` the L2 shrinking of the steps since each row was last brought up to date."""
+    def _catch_up(self, working: np.ndarray, features: np.ndarray) -> None:
+        """Apply to ``features`` the L2 shrinking of the steps since each was last brought up to date."""
         if self.l2 > 0.0:
-            missed = self.steps - self.last_update[rows]
-            late = rows[(missed > 0) & (rows != 0)]
+            missed = self.steps - self.last_update[features]
+            owing = (missed > 0) & (features != 0)
+            late = features[owing]
             if late.size:
                 rates = self._rate_scale() / (np.sqrt(self.squares[late]) + EPSILON)
-                times = missed[(missed > 0) & (rows != 0)]
-                weights[late] *= (1.0 + 2.0 * self.l2 * rates) ** -(times if rates.ndim == 1 else times[:, None])
-        self.last_update[rows] = self.steps
+                times = missed[owing] if rates.ndim == 1 else missed[owing][:, None]
+                working[late] *= (1.0 + 2.0 * self.l2 * rates) ** -times
+        self.last_update[features] = self.steps
 
     def _unique(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the distinct values of ``indices`` (unsorted) and the position of each entry among them.
 
         Does what ``np.unique(indices, return_inverse=True)`` does without
-        sorting, through a scratch array with one slot per row of the weights.
+        sorting, through a scratch array with one slot per feature.
         """
         positions = np.arange(indices.size)
         slots = self._slots
@@ -168,43 +193,73 @@ class AdaptiveOptimizer:
         slots[distinct] = np.arange(distinct.size)
         return distinct, slots[indices]
 
-    def _step(self, weights: np.ndarray, batch: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None) -> None:
-        # Work on the batch's rows only: a compact matrix whose columns are the batch's features.
-        rows, compact_columns = self._unique(batch.indices)
-        compact = CSRMatrix(batch.data, compact_columns, batch.indptr, (batch.n_rows, rows.size))
-        self._catch_up(weights, rows)
-        rows_weights = weights[rows]
+    def _step(self, working: np.ndarray, batch: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None) -> float:
+        # Work on the batch's features only: a compact matrix whose columns are the batch's features.
+        features, compact_columns = self._unique(batch.indices)
+        compact = CSRMatrix(batch.data, compact_columns, batch.indptr, (batch.n_rows, features.size))
+        self._catch_up(working, features)
+        batch_working = working[features]
 
-        # Forward and gradient of the mean cross-entropy with respect to these rows.
-        logits = compact.dot(rows_weights)
-        if weights.ndim == 1:
+        # Forward, loss and gradient of the mean cross-entropy with respect to these weights.
+        if working.ndim == 1:
+            logits = compact.dot(batch_working)
+            losses = binary_cross_entropy(logits, y)
             errors = sigmoid(logits) - y
         else:
+            logits = _dot_by_label(compact, np.ascontiguousarray(batch_working.T))
+            losses = softmax_cross_entropy(logits, y)
             errors = softmax(logits)
             errors[np.arange(batch.n_rows), y] -= 1.0
         if sample_weights is not None:
+            losses = losses * sample_weights
             errors *= sample_weights if errors.ndim == 1 else sample_weights[:, None]
-        gradient = compact.transpose_dot(errors / batch.n_rows)
+        errors /= batch.n_rows
+        gradient = compact.transpose_dot(errors) if working.ndim == 1 else _transpose_dot_by_label(compact, errors).T
 
         # Update the statistics, then take the proximal step with the new step sizes.
-        squares = self.squares[rows]
+        squares = self.squares[features]
         if self.adam:
             assert self.moment is not None
-            direction = ADAM_BETA1 * self.moment[rows] + (1.0 - ADAM_BETA1) * gradient
-            self.moment[rows] = direction
+            direction = ADAM_BETA1 * self.moment[features] + (1.0 - ADAM_BETA1) * gradient
+            self.moment[features] = direction
             squares = ADAM_BETA2 * squares + (1.0 - ADAM_BETA2) * gradient**2
         else:
             squares += gradient**2
             direction = gradient
-        self.squares[rows] = squares
+        self.squares[features] = squares
         rates = self._rate_scale() / (np.sqrt(squares) + EPSILON)
-        updated = rows_weights - rates * direction
+        updated = batch_working - rates * direction
         if self.l2 > 0.0:
-            penalised = rows != 0
+            penalised = features != 0
             updated[penalised] /= 1.0 + 2.0 * self.l2 * rates[penalised]
-        weights[rows] = updated
+        working[features] = updated
         self.steps += 1
-        self.last_update[rows] = self.steps
+        self.last_update[features] = self.steps
+        return float(losses.sum())
+
+
+def _dot_by_label(matrix: CSRMatrix, weights_by_label: np.ndarray) -> np.ndarray:
+    """Return ``matrix @ weights_by_label.T``, shape ``(n_rows, n_labels)``, one label at a time.
+
+    One 1-D ``reduceat`` per label was about 3 times faster than one 2-D
+    ``reduceat`` over ``(n_values, n_labels)`` products (NumPy 2.4, 128
+    documents with 44,000 values and 20 labels).
+    """
+    out = np.zeros((matrix.n_rows, weights_by_label.shape[0]))
+    starts = matrix.indptr[:-1]
+    non_empty = starts < matrix.indptr[1:]
+    for label, weights in enumerate(weights_by_label):  # a loop over labels, not over documents
+        out[non_empty, label] = np.add.reduceat(matrix.data * weights[matrix.indices], starts[non_empty])
+    return out
+
+
+def _transpose_dot_by_label(matrix: CSRMatrix, values: np.ndarray) -> np.ndarray:
+    """Return ``(matrix.T @ values).T``, shape ``(n_labels, n_columns)``, for ``values`` of shape ``(n_rows, n_labels)``."""
+    rows = matrix.row_ids()
+    out = np.empty((values.shape[1], matrix.n_columns))
+    for label in range(values.shape[1]):
+        out[label] = np.bincount(matrix.indices, weights=matrix.data * values[rows, label], minlength=matrix.n_columns)
+    return out
 
 
 class LBFGS:

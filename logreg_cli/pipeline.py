@@ -19,7 +19,7 @@ from logreg_cli.config import Config
 from logreg_cli.data import (
     Corpus, ReadOptions, document_hashes, find_duplicates, overlap_message_from_hashes, read_corpus, read_documents,
 )
-from logreg_cli.errors import DataError, ModelFileError
+from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.featurize import Featurizer
 from logreg_cli.metrics import ClassificationReport, evaluate
 from logreg_cli.model import FeaturesFile, LogisticModel, is_features_file
@@ -38,6 +38,23 @@ def read_options(config: Config) -> ReadOptions:
         label_column=data.label_column, text_column=data.text_column, header=data.header,
         label_key=data.label_key, text_key=data.text_key, fasttext_prefix=data.fasttext_prefix,
     )
+
+
+def check_config_data_paths(config: Config, config_path: str | None, *, given: Sequence[str] = ()) -> None:
+    """Raise ConfigError for a ``data.train/validation/test`` path from the config file that does not exist.
+
+    Keys in ``given`` came from the command line, where the reader's own
+    message is clear enough. Relative paths are read from the current folder.
+    """
+    for key in ("train", "validation", "test"):
+        path = getattr(config.data, key)
+        if key in given or path is None or path == "-" or Path(path).exists():
+            continue
+        source = config_path if config_path is not None else "--set"
+        raise ConfigError(
+            f"{source}: data.{key}: {path} not found (relative paths start at the current folder, {Path.cwd()}); "
+            f"fix the path or pass --set data.{key}=PATH"
+        )
 
 
 def read_training_corpus(path: str, config: Config) -> Corpus:

@@ -16,11 +16,12 @@ validation corpus:
    ``data.validation`` there is no early stopping and the last epoch is kept.
 
 Documents are shuffled within a chunk only, so a file sorted by label must
-be shuffled beforehand. The training loss of an epoch record is progressive:
-the mean cross-entropy of each chunk measured just before the steps on that
-chunk, since a full pass to measure it at the end of the epoch would double
-the reading. The full gradient is not measured, so ``gradient_norm_sq`` is
-NaN and ``trainer.tolerance`` plays no part.
+be shuffled beforehand. The training loss of an epoch record is progressive,
+since a full pass to measure it at the end of the epoch would double the
+reading: the mean cross-entropy of each batch just before the step on it
+(adagrad, adam), or of each chunk just before the steps on that chunk
+(minibatch, stochastic). The full gradient is not measured, so
+``gradient_norm_sq`` is NaN and ``trainer.tolerance`` plays no part.
 """
 
 from __future__ import annotations
@@ -342,6 +343,7 @@ def _run_epochs(
         for epoch in range(1, trainer.max_epochs + 1):
             started = time.perf_counter()
             loss_sum, seen = 0.0, 0
+            working = optimizer.begin(weights) if optimizer is not None else weights
             chunks = iter_chunks(path, options, trainer.chunk_size)
             for chunk in tqdm(chunks, total=n_chunks, disable=not show_progress, leave=False,
                               desc=f"epoch {epoch}", unit="chunk"):
@@ -349,22 +351,17 @@ def _run_epochs(
                 y = label_indices(chunk.labels, labels, source=path)
                 del chunk
                 sample_weights = None if class_weights is None else class_weights[y]
-
-                # Progressive loss: this chunk's cross-entropy before any step on it.
-                if optimizer is not None:
-                    optimizer.bring_up_to_date(weights, np.unique(X.indices))
-                loss_sum += mean_loss(weights, X, y, sample_weights) * X.n_rows
                 seen += X.n_rows
 
-                # Steps on this chunk, its documents shuffled.
+                # Steps on this chunk, its documents shuffled; the loss of each batch is measured before its step.
                 if optimizer is not None:
-                    optimizer.take_steps(weights, X, y, rng=rng, sample_weights=sample_weights, epoch=epoch)
+                    loss_sum += optimizer.take_steps(working, X, y, rng=rng, sample_weights=sample_weights, epoch=epoch)
                 else:
+                    loss_sum += mean_loss(working, X, y, sample_weights) * X.n_rows
                     order = rng.permutation(X.n_rows)
-                    weights = _minibatch_epoch(weights, X.take_rows(order), y[order], batch_size, trainer,
+                    working = _minibatch_epoch(working, X.take_rows(order), y[order], batch_size, trainer,
                                                show_progress=False, epoch=epoch, class_weights=class_weights)
-            if optimizer is not None:
-                optimizer.bring_up_to_date(weights)
+            weights = optimizer.finish(working) if optimizer is not None else working
 
             # Measure the epoch and decide, as train.train does, which weights to keep and whether to stop.
             train_loss = loss_sum / max(seen, 1)

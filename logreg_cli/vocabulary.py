@@ -8,10 +8,11 @@ n-grams, their counts and their document frequencies. Because token ids follow
 the code point order of the tokens, the ids of the n-grams of one length
 follow the order of their token tuples, which is the tie order of the columns.
 
-Column order: descending number of occurrences in the training corpus; ties
-put word n-grams before character n-grams, word n-grams in the order of their
-token tuples (code points, a shorter n-gram before the longer ones it starts),
-and character n-grams in code point order.
+Columns are sorted by descending number of occurrences in the training
+corpus. Ties put word n-grams before character n-grams. Tied word n-grams
+follow the code point order of their token tuples, where a shorter n-gram
+comes before the longer ones it starts. Tied character n-grams follow code
+point order.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class NgramVocabulary:
         unigram_columns = np.full(n_tokens, -1, dtype=INDEX_DTYPE)
         unigrams = lengths == 1
         unigram_columns[self.ngrams[unigrams, 0]] = self.word_columns[unigrams]
-        # Level n holds the sorted keys of every n-token prefix of a vocabulary n-gram, so that a
+        # Level n contains the sorted keys of every n-token prefix of a vocabulary n-gram, so that a
         # prefix that is not itself a feature still leads to the longer n-grams that start with it.
         prefixes, level_columns = [], []
         prefix_ids = self.ngrams[:, 0].copy()
@@ -209,7 +210,7 @@ class NgramVocabulary:
         char_columns = np.zeros(0, dtype=INDEX_DTYPE)
         if settings.char_ngrams is not None:
             if "char_vocabulary_bytes" not in arrays or "char_vocabulary_columns" not in arrays:
-                raise ModelFileError(f"{source}: featurizer.char_ngrams is set but the file holds no character n-grams; the file is damaged")
+                raise ModelFileError(f"{source}: featurizer.char_ngrams is set but the file contains no character n-grams; the file is damaged")
             char_range = (int(settings.char_ngrams[0]), int(settings.char_ngrams[1]))
             char_grams = arrays_to_strings(arrays["char_vocabulary_bytes"], arrays["char_vocabulary_offsets"])
             char_columns = np.asarray(arrays["char_vocabulary_columns"], dtype=INDEX_DTYPE)
@@ -349,7 +350,7 @@ def _word_candidates(stream: TokenStream, ngram_max: int) -> list[_Candidates]:
     n_documents = stream.n_documents
     n_tokens = max(len(stream.tokens), 1)
     starts = np.arange(stream.ids.size, dtype=INDEX_DTYPE)
-    # The prefix id of a bigram is the token id of its first token; longer n-grams use the
+    # The prefix id of a bigram is the token id of its first token. Longer n-grams use the
     # key index of their (n - 1)-token prefix, which count_pairs returns per occurrence.
     level_ids = stream.ids
     levels = []
@@ -390,8 +391,8 @@ def _word_tuples(levels: list[_Candidates], selected: np.ndarray, offsets: np.nd
     for length in range(1, len(levels) + 1):
         inside = np.flatnonzero((selected >= offsets[length - 1]) & (selected < offsets[length]))
         ids = selected[inside] - offsets[length - 1]
-        # Walk from the last token back: a key holds the prefix id and the last token id, and
-        # the prefix id of a bigram is already a token id.
+        # Walk from the last token back. A key combines the prefix id and the last token id,
+        # and the prefix id of a bigram is already a token id.
         for position in range(length - 1, 0, -1):
             ids, tuples[inside, position] = np.divmod(levels[position].pairs.keys[ids], n_tokens)
         tuples[inside, 0] = levels[0].pairs.keys[ids] if length == 1 else ids

@@ -713,13 +713,10 @@ def write_long_document_case(folder: Path) -> tuple[Path, Path]:
 def test_long_document_counts_whole_line(tmp_path):
     train, _ = write_long_document_case(tmp_path)
     features = tmp_path / "features.npz"
-    started = time.perf_counter()
-
     result = invoke("-q", "featurize", train, "-o", features, "--set", "featurizer.values=counts",
                     "--set", "featurizer.normalize=none")
 
     assert result.exit_code == 0
-    assert time.perf_counter() - started < 30
     loaded = FeaturesFile.load(features)
     vocabulary = loaded.featurizer.vocabulary
     X = loaded.X.to_dense()
@@ -780,8 +777,10 @@ def test_overlap_found_between_features_files(tmp_path):
 
     result = invoke("eval", model, test_features)
 
-    assert any("2 of 4 test documents (50.0%) also occur verbatim" in line and "(test documents 1, 3)" in line
-               for line in warnings_in(result.stderr))
+    overlap = [line for line in warnings_in(result.stderr) if "also occur verbatim" in line]
+    assert len(overlap) == 1
+    assert "2 of 4 test documents (50.0%)" in overlap[0]
+    assert "(test documents 1, 3)" in overlap[0]
 
 
 def test_model_without_hashes_still_loads(tmp_path):
@@ -832,6 +831,20 @@ def test_stdin_decoded_as_utf8_any_locale(pipe_model):
 
     assert in_c_locale.returncode == 0, in_c_locale.stderr
     assert in_c_locale.stdout == default.stdout
+
+
+def test_non_ascii_labels_print_in_c_locale(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text("caf\u00e9\tgreat fun\nneg\tawful bore\ncaf\u00e9\tgreat\nneg\tawful\n", encoding="utf-8")
+    model = train_model(tmp_path, train)
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("LC_", "LANG", "PYTHONIO"))}
+    environment.update(LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")
+
+    result = run_logreg("predict", model, "-", input=b"great fun\n", env=environment)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("caf\u00e9\t".encode("utf-8"))
+    assert b"Traceback" not in result.stderr
 
 
 def test_predict_closed_pipe_exits_quietly(tmp_path, pipe_model):
@@ -889,7 +902,10 @@ def write_long_training_case(folder: Path, extra_tokens: int = 0) -> tuple[Path,
 
 def interrupt_training(folder: Path, model: Path, wait_for: str, extra_tokens: int = 0) -> tuple[int, float, list[str]]:
     """Start training, send SIGINT once a stderr line contains ``wait_for``, and return the exit code,
-    the seconds from the signal to the exit, and the stderr lines written after the signal."""
+    the seconds from the signal to the exit, and the stderr lines written after the signal.
+
+    The seconds are returned for debugging only: tests never assert times, and the 30-second wait is a
+    guard against a hang."""
     train, config = write_long_training_case(folder, extra_tokens)
     process = subprocess.Popen([sys.executable, "-m", "logreg_cli", "train", "-c", str(config), str(train),
                                 "-o", str(model)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -918,7 +934,6 @@ def test_ctrl_c_saves_best_epoch(tmp_path, pipe_model):
     returncode, seconds, after = interrupt_training(tmp_path, model, "epoch    1  train_loss")
 
     assert returncode == 130
-    assert seconds < 2.5
     assert len(after) == 1
     assert re.fullmatch(r"error: interrupted during epoch \d+; saved the weights of epoch \d+ to .*model\.npz",
                         after[0])
@@ -935,7 +950,6 @@ def test_ctrl_c_in_first_epoch_writes_nothing(tmp_path, pipe_model):
     returncode, seconds, after = interrupt_training(tmp_path, model, "training a binary model")
 
     assert returncode == 130
-    assert seconds < 2.5
     assert len(after) == 1
     assert re.fullmatch(r"error: interrupted (during epoch 1|before the first epoch ended); no model was written",
                         after[0])
@@ -950,7 +964,6 @@ def test_ctrl_c_while_featurizing_exits_cleanly(tmp_path):
     returncode, seconds, after = interrupt_training(tmp_path, model, "20,000 documents, labels", extra_tokens=100)
 
     assert returncode == 130
-    assert seconds < 2.5
     assert after == ["error: interrupted before the first epoch ended; no model was written"]
     assert not model.exists()
     assert temporary_files(tmp_path) == []
@@ -1106,7 +1119,7 @@ def test_same_seed_bit_identical_across_processes(tmp_path, tiny_corpus):
                             env=environment)
         assert result.returncode == 0, result.stderr
         with np.load(model, allow_pickle=False) as archive:
-            # "training" holds the seconds of each epoch, which differ between runs.
+            # "training" contains the seconds of each epoch, which differ between runs.
             arrays.append({name: archive[name] for name in archive.files if name != "training"})
 
     first, second = arrays

@@ -234,3 +234,18 @@ def test_existing_model_kept_when_training_fails(tmp_path, trained):
     corpus.write_text("spam\tbuy\nspam\tnow\n", encoding="utf-8")
     assert invoke("train", corpus, "-o", model).exit_code == 1
     assert model.read_bytes() == before
+
+
+def test_missing_output_folder_fails_before_training(tmp_path, tiny_corpus):
+    result = invoke("train", tiny_corpus[0], "-o", tmp_path / "absent" / "m.npz")
+    assert result.exit_code == 1
+    assert "does not exist" in _error(result)
+    assert "epoch" not in result.output
+
+
+def test_config_data_path_error_names_key(tmp_path):
+    config = tmp_path / "paths.yaml"
+    config.write_text("data:\n  train: nowhere/train.tsv\n", encoding="utf-8")
+    result = invoke("train", "-c", config, "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1
+    assert "paths.yaml: data.train: nowhere/train.tsv not found" in _error(result)

@@ -23,7 +23,8 @@ from logreg_cli.errors import LogregError
 from logreg_cli.io import atomic_write, check_output_path
 from logreg_cli.metrics import format_report, report_to_dict
 from logreg_cli.model import LogisticModel
-from logreg_cli.pipeline import check_config_data_paths, evaluate_file, featurize_corpus, predict_file, read_options, train_from_config
+from logreg_cli.pipeline import (FeatureSummary, check_config_data_paths, evaluate_file, featurize_corpus, predict_file,
+                                 read_options, summarize_features, train_from_config)
 from logreg_cli.data import read_corpus
 from logreg_cli.featurize import Featurizer
 from logreg_cli.model import FeaturesFile, is_features_file
@@ -136,18 +137,24 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @encoding_option
 @click.option("--vocabulary-from", "vocabulary_from", type=click.Path(dir_okay=False),
               help="Take the featurizer (vocabulary and settings) from this model or features file instead of learning it.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Features file to write (.npz).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Features file to write (.npz); required unless --dry-run.")
+@click.option("--dry-run", is_flag=True,
+              help="Write nothing; print the vocabulary size, the stored values and the model's size in bytes.")
 @click.argument("input_path", metavar="INPUT")
 def featurize(config_path: str | None, overrides: tuple[str, ...], file_format: str | None, encoding: str | None,
-              vocabulary_from: str | None, output: str, input_path: str) -> None:
+              vocabulary_from: str | None, output: str | None, dry_run: bool, input_path: str) -> None:
     """Turn the labelled corpus INPUT into a features file.
 
     The features file is a scipy-compatible CSR matrix in .npz form (column 0
     is the bias feature) plus the labels, vocabulary and featurizer settings.
+    --dry-run prints the sizes instead, to check a config before training.
 
     \b
       logreg featurize -c configs/sample.yaml data/sample/train.tsv -o train.npz
+      logreg featurize --set featurizer.ngram_max=2 data/sample/train.tsv --dry-run
     """
+    if output is None and not dry_run:
+        raise click.UsageError("missing option '-o' / '--output': name the features file to write, or pass --dry-run")
     config = _load(config_path, overrides, file_format, encoding)
     corpus = read_corpus(input_path, read_options(config))
     featurizer: Featurizer | None = None
@@ -161,9 +168,27 @@ def featurize(config_path: str | None, overrides: tuple[str, ...], file_format: 
             featurizer, labels = model.featurizer, model.labels
         labels = list(labels) + sorted(set(corpus.labels) - set(labels))
     features = featurize_corpus(corpus, config, featurizer, labels)
+    if dry_run:
+        click.echo(_format_summary(summarize_features(features, config)))
+        return
+    assert output is not None
     features.save(output)
     logger.info("wrote %s: %d documents, %d features, %d stored values",
                 output, features.X.n_rows, features.X.n_columns, features.X.nnz)
+
+
+def _format_summary(summary: FeatureSummary) -> str:
+    rows = [
+        ("documents", f"{summary.n_documents:,}"),
+        ("labels", f"{summary.n_labels} ({summary.kind} model)"),
+        ("vocabulary size", f"{summary.n_ngram_features:,} n-gram features"),
+        ("features", f"{summary.n_features:,} columns (bias and hand-written features included), "
+                     f"{summary.used_columns:,} of them used"),
+        ("stored values", f"{summary.nnz:,} ({summary.nnz / max(summary.n_documents, 1):.1f} per document)"),
+        ("features in memory", f"{summary.features_bytes:,} bytes"),
+        ("model size", f"{summary.model_bytes:,} bytes before compression"),
+    ]
+    return "\n".join(f"{name}: {value}" for name, value in rows)
 
 
 def _file_kind(path: str) -> str:
@@ -197,11 +222,14 @@ def _file_kind(path: str) -> str:
 @click.option("--tune-threshold", is_flag=True,
               help="Binary models: store the decision threshold with the highest F1 on the validation documents "
                    "(same as --set trainer.tune_threshold=true).")
+@click.option("--stream", is_flag=True,
+              help="Read TRAIN in chunks and hold one chunk's features at a time, for files larger than memory; "
+                   "needs featurizer.hash_bits > 0 (same as --set trainer.streaming=true).")
 @click.argument("input_path", metavar="[TRAIN]", required=False)
 @click.pass_context
 def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...], file_format: str | None,
           encoding: str | None, validation_path: str | None, test_path: str | None, resume_path: str | None,
-          output: str | None, tune_threshold: bool, input_path: str | None) -> None:
+          output: str | None, tune_threshold: bool, stream: bool, input_path: str | None) -> None:
     """Train a model on TRAIN, a labelled corpus or a features file.
 
     TRAIN defaults to data.train of the config, so `logreg train -c CONFIG`
@@ -213,10 +241,13 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
     \b
       logreg train data/sample/train.tsv -o model.npz
       logreg train -c configs/sample.yaml --set trainer.l2=0.0001 -o model.npz
+      logreg train big.tsv --stream --set featurizer.hash_bits=20 --validation val.tsv -o model.npz
     """
     config = _load(config_path, overrides, file_format, encoding)
     if tune_threshold:
         config.trainer.tune_threshold = True
+    if stream:
+        config.trainer.streaming = True
     if input_path is not None:
         config.data.train = input_path
     if validation_path is not None:

@@ -338,5 +338,46 @@ def _warn_training_overlap(model: LogisticModel, predictions: Predictions) -> No
         logger.warning(message)
 
 
+@dataclass
+class FeatureSummary:
+    """Sizes that ``featurize --dry-run`` reports before any training."""
+
+    n_documents: int
+    n_labels: int
+    kind: str  # binary or softmax, as trainer.model would pick
+    n_features: int  # columns of X: bias feature, n-gram features and hand-written features
+    n_ngram_features: int  # vocabulary size, or 2^hash_bits when hashing
+    used_columns: int  # columns that hold a value in at least one document
+    nnz: int  # values stored in X
+    features_bytes: int  # data, indices and indptr of X as held in memory
+    model_bytes: int  # weights plus featurizer arrays of the model file, before compression
+
+
+def summarize_features(features: FeaturesFile, config: Config) -> FeatureSummary:
+    """Return the vocabulary size, the stored values and the model's size for ``features``.
+
+    The model size counts the weights (float64, one row per feature and,
+    for softmax, one column per label) and the featurizer's arrays, as
+    ``LogisticModel.save`` writes them before compression; the small JSON
+    records of the config and the training history are left out.
+    """
+    X, featurizer = features.X, features.featurizer
+    kind = config.trainer.model
+    if kind == "auto":
+        kind = "binary" if len(features.labels) == 2 else "softmax"
+    weights_per_feature = 1 if kind == "binary" else len(features.labels)
+    featurizer_bytes = sum(np.asarray(array).nbytes for array in featurizer.to_arrays().values())
+    return FeatureSummary(
+        n_documents=X.n_rows,
+        n_labels=len(features.labels),
+        kind=kind,
+        n_features=X.n_columns,
+        n_ngram_features=featurizer.n_ngram_features,
+        used_columns=int(np.unique(X.indices).size),
+        nnz=X.nnz,
+        features_bytes=X.data.nbytes + X.indices.nbytes + X.indptr.nbytes,
+        model_bytes=X.n_columns * weights_per_feature * 8 + featurizer_bytes,
+    )
+
 def _name(path: str | Path) -> str:
     return "<stdin>" if str(path) == "-" else str(path)

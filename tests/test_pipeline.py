@@ -1,0 +1,65 @@
+"""Pipeline helpers: the sizes that `featurize --dry-run` reports."""
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from logreg_cli.cli import main
+from logreg_cli.config import load_config
+from logreg_cli.data import read_corpus
+from logreg_cli.pipeline import featurize_corpus, summarize_features
+
+THREE_LABELS = "a\tred red blue\nb\tgreen\nc\tblue green\nb\tred\n"
+
+
+def _summary(tmp_path: Path, text: str, *overrides: str):
+    path = tmp_path / "train.tsv"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(None, ["featurizer.normalization=null", *overrides])
+    return summarize_features(featurize_corpus(read_corpus(str(path)), config), config)
+
+
+def test_summarize_features_counts_vocabulary(tmp_path):
+    summary = _summary(tmp_path, THREE_LABELS)
+    assert summary.n_documents == 4
+    assert summary.n_ngram_features == 3
+    assert summary.n_features == 4
+    assert summary.used_columns == 4
+    # Each document stores its bias feature and one value per distinct token: 3 + 2 + 3 + 2.
+    assert summary.nnz == 10
+
+
+def test_summarize_features_sizes_softmax_model(tmp_path):
+    summary = _summary(tmp_path, THREE_LABELS)
+    assert summary.kind == "softmax"
+    assert summary.n_labels == 3
+    # float64 weights of 4 features x 3 labels, plus the vocabulary and settings arrays.
+    assert summary.model_bytes > 4 * 3 * 8
+    assert summary.model_bytes < 4 * 3 * 8 + 2000
+    assert summary.features_bytes == 10 * 8 + 10 * 8 + 5 * 8
+
+
+def test_summarize_features_hashing_counts_used_columns(tmp_path):
+    summary = _summary(tmp_path, THREE_LABELS, "featurizer.hash_bits=10")
+    assert summary.n_ngram_features == 1024
+    assert summary.n_features == 1025
+    assert summary.used_columns == 4
+
+
+def test_cli_featurize_dry_run_writes_nothing(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text(THREE_LABELS, encoding="utf-8")
+    result = CliRunner().invoke(main, ["-q", "featurize", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "vocabulary size: 3 n-gram features" in result.output
+    assert "stored values: 10 (2.5 per document)" in result.output
+    assert "model size: " in result.output
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_cli_featurize_without_output_fails(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text(THREE_LABELS, encoding="utf-8")
+    result = CliRunner().invoke(main, ["featurize", str(path)])
+    assert result.exit_code == 2
+    assert "pass --dry-run" in result.output

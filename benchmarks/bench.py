@@ -3,7 +3,7 @@
 One run measures, on ``<data-dir>/<corpus>/{train,test}.tsv``:
 
 - floor: read the file and run one ``re.findall(r"\\w+", text.lower())`` over
-  it, the least work any pure-Python tokenizer does; timed on the training
+  it. No pure-Python tokenizer does less work. It is timed on the training
   file and on the test file.
 - ours: read, featurize (fit the featurizer on the training part, transform
   the validation part), train, and predict (read, featurize and predict the
@@ -338,19 +338,19 @@ def peak_bytes(result: dict) -> int:
 
 
 def format_table(results: dict[str, dict]) -> str:
-    header = (f"{'system':<9} {'read s':>7} {'featurize s':>11} {'train s':>8} {'fit s':>7} {'predict s':>9} "
+    header = (f"{'system':<15} {'read s':>7} {'featurize s':>11} {'train s':>8} {'fit s':>7} {'predict s':>9} "
               f"{'predict docs/s':>14} {'peak MB':>8} {'accuracy':>8} {'macro F1':>8}")
     lines = [header, "-" * len(header)]
     for name, result in results.items():
         if name == "floor":
             stages = result["stages"]
-            lines.append(f"{'floor':<9} {'':>7} {'':>11} {'':>8} {stages['train_file']['seconds']:>7.2f} "
+            lines.append(f"{'floor':<15} {'':>7} {'':>11} {'':>8} {stages['train_file']['seconds']:>7.2f} "
                          f"{stages['test_file']['seconds']:>9.2f} {'':>14} {peak_bytes(result) / 2**20:>8.0f}")
             continue
         stages = result["stages"]
         predict = stages["predict"]["seconds"]
         lines.append(
-            f"{name:<9} {stages['read']['seconds']:>7.2f} {stages['featurize']['seconds']:>11.2f} "
+            f"{name:<15} {stages['read']['seconds']:>7.2f} {stages['featurize']['seconds']:>11.2f} "
             f"{stages['train']['seconds']:>8.2f} {fit_seconds(result):>7.2f} {predict:>9.2f} "
             f"{result['n_test'] / predict:>14,.0f} {peak_bytes(result) / 2**20:>8.0f} "
             f"{result['scores']['accuracy']:>8.4f} {result['scores']['macro_f1']:>8.4f}"
@@ -362,22 +362,22 @@ def format_stage_memory(results: dict[str, dict]) -> str:
     lines = ["peak MB per stage:"]
     for name, result in results.items():
         parts = [f"{stage} {values['peak_bytes'] / 2**20:.0f}" for stage, values in result["stages"].items()]
-        lines.append(f"  {name:<9} " + ", ".join(parts))
+        lines.append(f"  {name:<15} " + ", ".join(parts))
     return "\n".join(lines)
 
 
-def compare(results: dict[str, dict]) -> list[str]:
-    """Return the ratios ours/theirs and whether each target of the speed work is met."""
-    if "ours" not in results:
+def compare(results: dict[str, dict], name: str = "ours") -> list[str]:
+    """Return the ratios of the run ``name`` (ours or a variant of it) to the others, and which targets it meets."""
+    if name not in results:
         return []
-    ours = results["ours"]
-    lines = ["ratios (ours / theirs):"]
-    for name in ("sklearn", "vw", "fasttext"):
-        if name not in results:
+    ours = results[name]
+    lines = [f"ratios ({name} / theirs):"]
+    for other in ("sklearn", "vw", "fasttext"):
+        if other not in results:
             continue
-        theirs = results[name]
+        theirs = results[other]
         lines.append(
-            f"  {name:<9} fit time {fit_seconds(ours) / fit_seconds(theirs):.3f}, "
+            f"  {other:<9} fit time {fit_seconds(ours) / fit_seconds(theirs):.3f}, "
             f"predict docs/s {(ours['n_test'] / ours['stages']['predict']['seconds']) / (theirs['n_test'] / theirs['stages']['predict']['seconds']):.2f}, "
             f"peak memory {peak_bytes(ours) / peak_bytes(theirs):.2f}, "
             f"accuracy {ours['scores']['accuracy'] - theirs['scores']['accuracy']:+.4f}"
@@ -407,9 +407,9 @@ def compare(results: dict[str, dict]) -> list[str]:
     if "floor" in results:
         ratio = fit_seconds(ours) / results["floor"]["stages"]["train_file"]["seconds"]
         targets.append(("fit time <= 2.5 x floor", ratio <= 2.5, f"{ratio:.2f}"))
-    lines.append("targets:")
-    for name, met, value in targets:
-        lines.append(f"  {'met    ' if met else 'NOT met'}  {name:<36} {value}")
+    lines.append(f"targets of {name}:")
+    for target, met, value in targets:
+        lines.append(f"  {'met    ' if met else 'NOT met'}  {target:<36} {value}")
     return lines
 
 
@@ -448,6 +448,8 @@ def main() -> None:
     parser.add_argument("--config", help="logreg config for ours (default: configs/<corpus>.yaml when it exists)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one config key for ours; repeatable")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,KEY=VALUE",
+                        help="also run ours with these overrides on top of --set, shown as ours:NAME; repeatable")
     for name in SYSTEMS:
         parser.add_argument(f"--skip-{name}", action="store_true", help=f"do not run {name}")
     parser.add_argument("--vw-options", default=DEFAULT_VW_OPTIONS, help="Vowpal Wabbit options besides data, model and labels")
@@ -468,14 +470,23 @@ def main() -> None:
     jobs: dict[str, tuple[Callable[..., dict], dict]] = {
         "floor": (run_floor, {}),
         "ours": (run_ours, {"config_path": config_path, "overrides": arguments.overrides}),
+        **{
+            f"ours:{variant.partition(':')[0]}": (run_ours, {
+                "config_path": config_path,
+                "overrides": arguments.overrides + [item for item in variant.partition(":")[2].split(",") if item],
+            })
+            for variant in arguments.variant
+        },
         "sklearn": (run_sklearn, {}),
         "vw": (run_vw, {"options": arguments.vw_options}),
         "fasttext": (run_fasttext, {"threads": arguments.threads}),
     }
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
+    # Other jobs on the machine slow every system; the load average shows how busy it was.
+    load_before = os.getloadavg()
     for name, (function, extra) in jobs.items():
-        if getattr(arguments, f"skip_{name}"):
+        if getattr(arguments, f"skip_{name.partition(':')[0]}"):
             continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
         message = run_in_process(function, train_path=str(train_path), test_path=str(test_path), **extra)
@@ -489,18 +500,23 @@ def main() -> None:
     print(f"corpus {arguments.corpus}; config {config_path or 'defaults'}"
           + (f" with {' '.join(arguments.overrides)}" if arguments.overrides else ""))
     print(", ".join(f"{key} {value}" for key, value in machine.items()))
-    if "ours" in results:
-        ours = results["ours"]
-        print(f"ours: {ours['n_train']:,} training documents, {ours['n_test']:,} test documents, "
-              f"{ours['n_features']:,} features, {ours['nnz']:,} stored values, "
+    print(f"load average before: {' '.join(f'{value:.2f}' for value in load_before)}, "
+          f"after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    ours_names = [name for name in results if name.startswith("ours")]
+    for name in ours_names:
+        ours = results[name]
+        variant = next((v.partition(":")[2] for v in arguments.variant if name == f"ours:{v.partition(':')[0]}"), "")
+        print(f"{name}{' (' + variant + ')' if variant else ''}: {ours['n_train']:,} training documents, "
+              f"{ours['n_test']:,} test documents, {ours['n_features']:,} features, {ours['nnz']:,} stored values, "
               f"{ours['epochs']} epochs (best {ours['best_epoch']}: {ours['stop_reason']})")
     for name in ("vw", "fasttext"):
         if name in results:
             print(f"{name} options: {results[name]['options']}")
     print(format_table(results))
     print(format_stage_memory(results))
-    for line in compare(results):
-        print(line)
+    for name in ours_names:
+        for line in compare(results, name):
+            print(line)
     if arguments.json_path:
         record = {"corpus": arguments.corpus, "config": config_path, "overrides": arguments.overrides,
                   "machine": machine, "results": results, "errors": errors, "command": sys.argv}

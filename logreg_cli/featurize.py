@@ -206,9 +206,10 @@ class Featurizer:
     def _warn_unknown(self, counts: CSRMatrix, stream: TokenStream) -> None:
         unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (stream.lengths > 0)))
         if unknown:
+            rest = "the bias and the hand-written features" if self.n_features > self.n_ngram_features + 1 else "the bias"
             logger.warning(
-                "%d of %d documents have no n-gram in the model's vocabulary; they are predicted from the bias "
-                "and hand-written features alone", unknown, stream.n_documents,
+                "%s of %s documents have no n-gram in the model's vocabulary; they are predicted from %s alone",
+                f"{unknown:,}", f"{stream.n_documents:,}", rest,
             )
 
     def _ngram_values(self, counts: CSRMatrix) -> CSRMatrix:

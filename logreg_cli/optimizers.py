@@ -7,10 +7,10 @@ early stopping, the epoch records and the stopping rules stay the same for
 every method.
 
 - ``adagrad`` and ``adam`` take minibatch steps of ``batch_size`` documents
-  with one step size per weight: ``learning_rate / (sqrt(G) + EPSILON)``,
-  where ``G`` is the sum of the squared gradients of that weight so far
-  (AdaGrad) or their moving average (Adam, with Adam's bias correction and
-  a moving average of the gradients as the direction). A step touches only
+  with one step size per weight: ``learning_rate / (sqrt(G) + EPSILON)``.
+  ``G`` is the sum of the squared gradients of that weight so far (AdaGrad)
+  or their moving average (Adam, which also applies its bias correction and
+  moves along a moving average of the gradients). A step touches only
   the rows of the features present in its batch, and only those rows'
   statistics change: for Adam this is the "lazy" variant for sparse
   gradients, whose moments of a feature absent from a batch do not decay.
@@ -58,7 +58,7 @@ MAX_LINE_SEARCH_STEPS = 30
 
 
 class Optimizer(Protocol):
-    """What ``train.train`` needs from an optimizer."""
+    """Interface that ``train.train`` calls on an optimizer."""
 
     def run_epoch(self, weights: np.ndarray, X: CSRMatrix, y: np.ndarray, *, rng: np.random.Generator,
                   sample_weights: np.ndarray | None, show_progress: bool, epoch: int) -> np.ndarray: ...
@@ -188,7 +188,7 @@ class AdaptiveOptimizer:
         positions = np.arange(indices.size)
         slots = self._slots
         slots[indices] = positions
-        # After the scatter each distinct value's slot holds the position of its last occurrence.
+        # After the scatter each distinct value's slot contains the position of its last occurrence.
         distinct = indices[slots[indices] == positions]
         slots[distinct] = np.arange(distinct.size)
         return distinct, slots[indices]
@@ -298,7 +298,7 @@ class LBFGS:
             # Initial inverse Hessian gamma * I with gamma = s.y / y.y of the newest pair.
             q *= np.dot(self.steps[-1], self.changes[-1]) / np.dot(self.changes[-1], self.changes[-1])
         else:
-            # The first step moves by at most 1 in norm, since the gradient says nothing of the curvature.
+            # The first step moves by at most 1 in norm, because no curvature has been measured yet.
             q /= max(1.0, float(np.linalg.norm(q)))
         for s, change, alpha in zip(self.steps, self.changes, reversed(alphas)):
             beta = np.dot(change, q) / np.dot(change, s)

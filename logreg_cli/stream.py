@@ -58,10 +58,10 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 def iter_chunks(path: str, options: ReadOptions, chunk_size: int) -> Iterator[Corpus]:
     """Read a TSV corpus file and yield it as consecutive corpora of at most ``chunk_size`` documents.
 
-    Lines are parsed as ``data.read_corpus`` parses TSV: they end at
-    ``"\\n"`` (a ``"\\r"`` before it is dropped), the label and the text come
-    from ``options.label_column`` and ``options.text_column``, blank lines
-    are skipped, and a header line is skipped when ``options.header`` is set.
+    Lines are parsed as ``data.read_corpus`` parses TSV. They end at
+    ``"\\n"``, and a ``"\\r"`` before it is dropped. The label and the text
+    come from ``options.label_column`` and ``options.text_column``. Blank
+    lines are skipped, and so is a header line when ``options.header`` is set.
 
     Parameters
     ----------

@@ -333,7 +333,7 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
         char_columns=column_of[char_ranked],
         char_range=char_range,
     )
-    logger.info("%s: vocabulary of %d n-grams from %d distinct", source, vocabulary.n_columns, totals.size)
+    logger.info("%s: kept %s of %s distinct n-grams as the vocabulary", source, f"{vocabulary.n_columns:,}", f"{totals.size:,}")
     if not with_counts:
         return vocabulary, None
 

@@ -1,9 +1,19 @@
 """Shared fixtures: a tiny corpus, and the real corpora when LOGREG_DATA_DIR is set."""
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
+
+@pytest.fixture(autouse=True)
+def restore_package_logger():
+    """Undo the logging set-up of each CLI call, so that caplog in later tests still receives the package's messages."""
+    package_logger = logging.getLogger("logreg_cli")
+    saved = (package_logger.handlers[:], package_logger.level, package_logger.propagate)
+    yield
+    package_logger.handlers[:], package_logger.level, package_logger.propagate = saved
+
 
 TINY_TRAIN = """\
 pos\tgreat fun film

@@ -1,7 +1,6 @@
 """Class weights in the loss and its gradient: finite differences, scikit-learn's optimum, config and CLI."""
 
 import json
-import logging
 
 import numpy as np
 import pytest
@@ -13,15 +12,6 @@ from logreg_cli.errors import ConfigError
 from logreg_cli.losses import loss_and_gradient, mean_loss
 from logreg_cli.sparse import CSRMatrix
 from logreg_cli.train import _batch_step, _minibatch_epoch, initial_weights, resolve_class_weights, train
-
-
-@pytest.fixture(autouse=True)
-def restore_package_logger():
-    """Undo the logging set-up of each CLI call, so that caplog in later tests still receives the package's messages."""
-    package_logger = logging.getLogger("logreg_cli")
-    saved = (package_logger.handlers[:], package_logger.level, package_logger.propagate)
-    yield
-    package_logger.handlers[:], package_logger.level, package_logger.propagate = saved
 
 
 def _problem(seed, n_documents=120, n_features=8, n_labels=2):

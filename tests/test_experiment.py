@@ -3,7 +3,6 @@
 import csv
 import dataclasses
 import json
-import logging
 import random
 import sys
 from pathlib import Path
@@ -38,15 +37,6 @@ def _documents(count: int, seed: int) -> list[str]:
         rng.shuffle(words)
         lines.append(f"{label}\t{' '.join(words)}")
     return lines
-
-
-@pytest.fixture(autouse=True)
-def restore_package_logger():
-    """Undo the logging set-up of each CLI call, so that caplog in later tests still receives the package's messages."""
-    package_logger = logging.getLogger("logreg_cli")
-    saved = (package_logger.handlers[:], package_logger.level, package_logger.propagate)
-    yield
-    package_logger.handlers[:], package_logger.level, package_logger.propagate = saved
 
 
 @pytest.fixture

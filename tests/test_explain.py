@@ -1,7 +1,6 @@
 """Model inspection, per-document explanations and the output options of predict."""
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -36,15 +35,6 @@ music\tguitar drums band
 """
 
 DOCUMENTS = "great fun cast\nawful dull plot\n\nnothing known here\n"
-
-
-@pytest.fixture(autouse=True)
-def restore_package_logger():
-    """Undo the logging set-up of each CLI call, so that caplog in later tests still receives the package's messages."""
-    package_logger = logging.getLogger("logreg_cli")
-    saved = (package_logger.handlers[:], package_logger.level, package_logger.propagate)
-    yield
-    package_logger.handlers[:], package_logger.level, package_logger.propagate = saved
 
 
 def invoke(*arguments):

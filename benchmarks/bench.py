@@ -29,6 +29,8 @@ peak is the process's peak so far.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -431,11 +433,10 @@ def machine_description() -> dict[str, str]:
             description["memory"] = f"{int(file.readline().split()[1]) / 2**20:.1f} GiB"
     except OSError:
         pass
-    for name in ("sklearn", "vowpalwabbit", "fasttext"):
+    for name in ("scikit-learn", "vowpalwabbit", "fasttext"):
         try:
-            module = __import__(name)
-            description[name] = getattr(module, "__version__", "installed")
-        except ImportError:
+            description[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
             description[name] = "not installed"
     return description
 
@@ -487,6 +488,10 @@ def main() -> None:
     load_before = os.getloadavg()
     for name, (function, extra) in jobs.items():
         if getattr(arguments, f"skip_{name.partition(':')[0]}"):
+            continue
+        module = {"sklearn": "sklearn", "vw": "vowpalwabbit", "fasttext": "fasttext"}.get(name)
+        if module is not None and importlib.util.find_spec(module) is None:
+            print(f"skipping {name}: the Python package {module} is not installed", file=sys.stderr)
             continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
         message = run_in_process(function, train_path=str(train_path), test_path=str(test_path), **extra)

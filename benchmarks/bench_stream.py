@@ -42,6 +42,7 @@ from bench import StageClock, machine_description, run_in_process, scores
 DEFAULT_SETTINGS = (
     "featurizer.hash_bits=20",
     "featurizer.ngram_max=2",
+    "featurizer.values=binary",
     "trainer.method=adagrad",
     "trainer.learning_rate=0.5",
     "trainer.l2=0",

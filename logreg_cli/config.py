@@ -170,9 +170,9 @@ class FeaturizerConfig:
                                     "then by code points); null keeps all", minimum=1)
     hash_bits: int = _key(0, "0 learns a vocabulary; k > 0 hashes n-grams into 2^k signed features and stores no vocabulary "
                           "(then min_count, min_df, max_df and max_features must keep their defaults)", minimum=0, maximum=30)
-    values: str = _key("binary", "n-gram feature value: counts, binary (1 if the n-gram occurs) or tfidf (smoothed idf)",
+    values: str = _key("tfidf", "n-gram feature value: counts, binary (1 if the n-gram occurs) or tfidf (smoothed idf)",
                        choices=("counts", "binary", "tfidf"))
-    sublinear_tf: bool = _key(False, "tfidf only: use 1 + log(count) instead of the count")
+    sublinear_tf: bool = _key(True, "tfidf only: use 1 + log(count) instead of the count")
     normalize: str = _key("l2", "scale the n-gram features of each document to unit L2 norm (the bias and hand-written features are "
                           "left out of the norm and keep their values); none keeps raw values",
                           choices=("none", "l2"))
@@ -198,9 +198,12 @@ class TrainerConfig:
                        choices=("batch", "stochastic", "minibatch", "adagrad", "adam", "lbfgs"))
     learning_rate: float = _key(4.0, "step size of gradient descent (adagrad and adam: the step size before the per-weight scaling; "
                                 "lbfgs does not use it)", minimum=0.0, exclusive=True)
+    schedule: str = _key("constant", "learning rate of each epoch: constant; inverse_sqrt divides learning_rate by the square root "
+                         "of the epoch number; linear lowers it in equal steps to learning_rate / max_epochs in the last epoch",
+                         choices=("constant", "inverse_sqrt", "linear"))
     batch_size: int = _key(32, "documents per step for the methods minibatch, adagrad and adam", minimum=1)
     max_epochs: int = _key(100, "upper bound on passes over the training corpus", minimum=1)
-    l2: float = _key(1e-5, "L2 strength: the loss adds l2 * (sum of squared weights), bias excluded; 0 disables", minimum=0.0)
+    l2: float = _key(0.0, "L2 strength: the loss adds l2 * (sum of squared weights), bias excluded; 0 disables", minimum=0.0)
     tolerance: float = _key(1e-8, "stop when the squared norm of the full gradient falls below this after an epoch; 0 disables", minimum=0.0)
     patience: int = _key(3, "stop after this many epochs without a lower validation loss; 0 disables early stopping", minimum=0)
     min_delta: float = _key(0.0, "smallest decrease of the validation loss that counts as an improvement", minimum=0.0)

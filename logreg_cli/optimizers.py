@@ -12,8 +12,8 @@ every method.
   or their moving average (Adam, which also applies its bias correction and
   moves along a moving average of the gradients). A step touches only
   the rows of the features present in its batch, and only those rows'
-  statistics change: for Adam this is the "lazy" variant for sparse
-  gradients, whose moments of a feature absent from a batch do not decay.
+  statistics change. For Adam this is the "lazy" variant for sparse
+  gradients: the moments of a feature absent from a batch do not decay.
 - The L2 part of a step is a proximal step: a row moved by ``-rate * d``
   becomes ``(w - rate * d) / (1 + 2 * rate * l2)``, which shrinks it towards
   zero for any step size, where the explicit ``w - 2 * rate * l2 * w`` would
@@ -24,10 +24,9 @@ every method.
   this is exact, because an absent row's step size does not change. For
   Adam it is an approximation, because the bias correction of the step size
   changes from step to step and the catch-up uses the current one.
-- ``lbfgs`` is full-batch L-BFGS (Nocedal and Wright, Numerical
-  Optimization, 2nd ed., algorithm 7.4 and 7.5) with the last
-  ``LBFGS_MEMORY`` steps and a backtracking line search that takes the step
-  1 first and then interpolates (Armijo condition). One epoch is one
+- ``lbfgs`` is full-batch L-BFGS: the two-loop recursion over the last
+  ``LBFGS_MEMORY`` steps, and a backtracking line search that tries the
+  step 1 first and then interpolates (Armijo condition). One epoch is one
   iteration. Its fixed point is the exact optimum of the loss above, so it
   agrees with scikit-learn's ``LogisticRegression`` at
   ``C = 1 / (2 * l2 * n_documents)``.
@@ -35,6 +34,7 @@ every method.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol
 
 import numpy as np
@@ -60,10 +60,28 @@ MAX_LINE_SEARCH_STEPS = 30
 class Optimizer(Protocol):
     """Interface that ``train.train`` calls on an optimizer."""
 
+    learning_rate: float  # set by train.train before each epoch, from trainer.schedule
+
     def run_epoch(self, weights: np.ndarray, X: CSRMatrix, y: np.ndarray, *, rng: np.random.Generator,
                   sample_weights: np.ndarray | None, show_progress: bool, epoch: int) -> np.ndarray: ...
 
     def cached_evaluation(self, weights: np.ndarray) -> tuple[float, np.ndarray] | None: ...
+
+
+def scheduled(settings: TrainerConfig, epoch: int) -> TrainerConfig:
+    """Return ``settings`` with the learning rate that ``settings.schedule`` gives epoch ``epoch`` (from 1).
+
+    ``constant`` keeps ``learning_rate``; ``inverse_sqrt`` gives
+    ``learning_rate / sqrt(epoch)``; ``linear`` gives
+    ``learning_rate * (max_epochs - epoch + 1) / max_epochs``.
+    """
+    if settings.schedule == "inverse_sqrt":
+        factor = 1.0 / np.sqrt(epoch)
+    elif settings.schedule == "linear":
+        factor = (settings.max_epochs - epoch + 1) / settings.max_epochs
+    else:
+        return settings
+    return dataclasses.replace(settings, learning_rate=float(settings.learning_rate * factor))
 
 
 def make_optimizer(settings: TrainerConfig, shape: tuple[int, ...]) -> Optimizer:
@@ -266,6 +284,7 @@ class LBFGS:
     """Full-batch L-BFGS with a backtracking line search; one iteration per epoch."""
 
     def __init__(self, settings: TrainerConfig, memory: int = LBFGS_MEMORY) -> None:
+        self.learning_rate = settings.learning_rate  # not used: the line search picks each step
         self.l2 = settings.l2
         self.memory = memory
         self.steps: list[np.ndarray] = []  # s_k = w_{k+1} - w_k, flattened

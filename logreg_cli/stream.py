@@ -37,13 +37,13 @@ import numpy as np
 from tqdm import tqdm
 
 from logreg_cli.config import Config, TrainerConfig
-from logreg_cli.data import Corpus, ReadOptions, detect_format, read_corpus
+from logreg_cli.data import Corpus, ReadOptions, detect_format
 from logreg_cli.errors import ConfigError, DataError, TrainingError, location
 from logreg_cli.featurize import Featurizer
 from logreg_cli.losses import l2_penalty, mean_loss
-from logreg_cli.model import LogisticModel
-from logreg_cli.optimizers import ADAPTIVE_METHODS, AdaptiveOptimizer
-from logreg_cli.pipeline import TrainOutcome, label_indices, read_options
+from logreg_cli.model import LogisticModel, is_features_file
+from logreg_cli.optimizers import ADAPTIVE_METHODS, AdaptiveOptimizer, scheduled
+from logreg_cli.pipeline import TrainOutcome, _validation_from_file, label_indices, read_options
 from logreg_cli.sparse import CSRMatrix
 from logreg_cli.thresholds import choose_threshold
 from logreg_cli.train import (GROWING_LOSS_EPOCHS, EpochRecord, TrainResult, _minibatch_epoch, initial_weights,
@@ -121,6 +121,11 @@ def iter_chunks(path: str, options: ReadOptions, chunk_size: int) -> Iterator[Co
 def _check_streamable(path: str, options: ReadOptions) -> None:
     if path == "-":
         raise ConfigError("trainer.streaming reads the training file once per epoch, so it cannot read stdin; pass a file")
+    if is_features_file(path):
+        raise ConfigError(
+            f"{location(path)} is a features file, which is loaded whole; trainer.streaming reads a TSV text corpus, "
+            "so train on the features file without streaming or stream the text file"
+        )
     file_format = detect_format(path) if options.format == "auto" else options.format
     if file_format != "tsv":
         raise ConfigError(
@@ -311,16 +316,9 @@ def _streamed_idf(path: str, options: ReadOptions, chunk_size: int, featurizer: 
 def _validation(config: Config, featurizer: Featurizer, labels: list[str]) -> tuple[CSRMatrix, np.ndarray]:
     path = config.data.validation
     if path is None:
-        empty = featurizer.transform([])
-        return empty, np.zeros(0, dtype=np.int64)
-    corpus = read_corpus(path, read_options(config))
-    known = set(labels)
-    keep = [i for i, label in enumerate(corpus.labels) if label in known]
-    if len(keep) < len(corpus.labels):
-        logger.warning("%s: left out %d validation documents whose label was not seen in training",
-                       path, len(corpus.labels) - len(keep))
-    X_val = featurizer.transform([corpus.documents[i] for i in keep])
-    return X_val, label_indices([corpus.labels[i] for i in keep], labels, source=path)
+        return featurizer.transform([]), np.zeros(0, dtype=np.int64)
+    # The validation corpus is held in memory, as in train_from_config.
+    return _validation_from_file(path, config, featurizer, labels)
 
 
 def _run_epochs(
@@ -328,7 +326,7 @@ def _run_epochs(
     trainer: TrainerConfig, X_val: CSRMatrix, y_val: np.ndarray, class_weights: np.ndarray | None,
     *, n_chunks: int, show_progress: bool, on_epoch: Callable[[EpochRecord], None] | None,
 ) -> TrainResult:
-    """The epoch loop of ``train.train``, with each epoch a pass over the file's chunks."""
+    """Run the epoch loop of ``train.train``, each epoch a pass over the file's chunks."""
     rng = np.random.default_rng(trainer.seed)
     weights = np.array(weights, dtype=np.float64)
     optimizer = AdaptiveOptimizer(trainer, weights.shape) if trainer.method in ADAPTIVE_METHODS else None
@@ -343,7 +341,10 @@ def _run_epochs(
         for epoch in range(1, trainer.max_epochs + 1):
             started = time.perf_counter()
             loss_sum, seen = 0.0, 0
+            epoch_settings = scheduled(trainer, epoch)
             working = optimizer.begin(weights) if optimizer is not None else weights
+            if optimizer is not None:
+                optimizer.learning_rate = epoch_settings.learning_rate
             chunks = iter_chunks(path, options, trainer.chunk_size)
             for chunk in tqdm(chunks, total=n_chunks, disable=not show_progress, leave=False,
                               desc=f"epoch {epoch}", unit="chunk"):
@@ -359,7 +360,7 @@ def _run_epochs(
                 else:
                     loss_sum += mean_loss(working, X, y, sample_weights) * X.n_rows
                     order = rng.permutation(X.n_rows)
-                    working = _minibatch_epoch(working, X.take_rows(order), y[order], batch_size, trainer,
+                    working = _minibatch_epoch(working, X.take_rows(order), y[order], batch_size, epoch_settings,
                                                show_progress=False, epoch=epoch, class_weights=class_weights)
             weights = optimizer.finish(working) if optimizer is not None else working
 
@@ -373,7 +374,7 @@ def _run_epochs(
                 gradient_norm_sq=float("nan"),
                 val_loss=mean_loss(weights, X_val, y_val, val_sample_weights) if use_validation else None,
                 val_accuracy=_accuracy(weights, X_val, y_val) if use_validation else None,
-                learning_rate=trainer.learning_rate,
+                learning_rate=epoch_settings.learning_rate,
                 seconds=time.perf_counter() - started,
             )
             if not (np.isfinite(objective) and np.isfinite(weights).all()):

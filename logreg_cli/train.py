@@ -2,10 +2,12 @@
 
 The loss is the mean cross-entropy plus ``l2 * sum(weights[1:] ** 2)``; row
 0, the bias feature's weight, is not penalised. Every step updates all
-weights at once from one gradient. The three methods differ only in the
-documents per step: all of them (batch), one (stochastic) or
-``batch_size`` (minibatch). After each epoch the full training loss, the
-squared gradient norm and the validation loss and accuracy are measured.
+weights at once from one gradient. The three gradient descent methods
+differ only in the documents per step: all of them (batch), one
+(stochastic) or ``batch_size`` (minibatch). The methods adagrad, adam and
+lbfgs run in ``optimizers.py``, one call per epoch. After each epoch the
+full training loss, the squared gradient norm and the validation loss and
+accuracy are measured.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tqdm import tqdm
 from logreg_cli.config import TrainerConfig
 from logreg_cli.errors import ConfigError, TrainingError
 from logreg_cli.losses import cross_entropy_and_gradient, l2_penalty, loss_and_gradient, mean_loss, sigmoid, softmax
-from logreg_cli.optimizers import METHODS as OPTIMIZER_METHODS, make_optimizer
+from logreg_cli.optimizers import METHODS as OPTIMIZER_METHODS, make_optimizer, scheduled
 from logreg_cli.sparse import CSRMatrix
 
 logger = logging.getLogger(__name__)
@@ -128,15 +130,17 @@ def train(
         for epoch in range(1, settings.max_epochs + 1):
             started = time.perf_counter()
 
-            # Shuffle, then walk through the corpus one batch per step.
+            # Shuffle, then walk through the corpus one batch per step, at this epoch's learning rate.
+            epoch_settings = scheduled(settings, epoch)
             if optimizer is not None:
+                optimizer.learning_rate = epoch_settings.learning_rate
                 weights = optimizer.run_epoch(weights, X, y, rng=rng, sample_weights=sample_weights,
                                               show_progress=show_progress, epoch=epoch)
             elif settings.method == "batch":
-                weights = _batch_step(weights, X, y, settings, sample_weights)
+                weights = _batch_step(weights, X, y, epoch_settings, sample_weights)
             else:
                 order = rng.permutation(X.n_rows)
-                weights = _minibatch_epoch(weights, X.take_rows(order), y[order], batch_size, settings,
+                weights = _minibatch_epoch(weights, X.take_rows(order), y[order], batch_size, epoch_settings,
                                            show_progress=show_progress, epoch=epoch, class_weights=class_weights)
 
             # Measure the epoch on the whole training corpus and on the validation corpus.
@@ -151,7 +155,7 @@ def train(
                 gradient_norm_sq=float(np.sum(gradient**2)),
                 val_loss=mean_loss(weights, X_val, y_val, val_sample_weights) if use_validation else None,
                 val_accuracy=_accuracy(weights, X_val, y_val) if use_validation else None,
-                learning_rate=settings.learning_rate,
+                learning_rate=epoch_settings.learning_rate,
                 seconds=time.perf_counter() - started,
             )
             _check_divergence(weights, record, settings)

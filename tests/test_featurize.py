@@ -48,8 +48,13 @@ TEXTBOOK = [
 ]
 
 
+# The expected matrices below were written for binary values and plain tf-idf counts, so the
+# tests pin those settings instead of following the defaults; each test's overrides come after.
+PINNED = ("values=binary", "sublinear_tf=false")
+
+
 def make_featurizer(*overrides: str) -> Featurizer:
-    return Featurizer(load_config(None, [f"featurizer.{item}" for item in overrides]).featurizer)
+    return Featurizer(load_config(None, [f"featurizer.{item}" for item in (*PINNED, *overrides)]).featurizer)
 
 
 def dense(X: CSRMatrix) -> np.ndarray:
@@ -349,7 +354,8 @@ def test_hashing_identical_across_processes_and_seeds():
         "from logreg_cli.featurize import Featurizer\n"
         "documents = json.loads(sys.stdin.read())\n"
         "settings = load_config(None, ['featurizer.hash_bits=12', 'featurizer.ngram_max=3',\n"
-        "                              'featurizer.char_ngrams=[2, 4]', 'featurizer.values=tfidf']).featurizer\n"
+        "                              'featurizer.char_ngrams=[2, 4]', 'featurizer.values=tfidf',\n"
+        "                              'featurizer.sublinear_tf=false']).featurizer\n"
         "X = Featurizer(settings).fit_transform(documents)\n"
         "print(json.dumps([X.indptr.tolist(), X.indices.tolist(), X.data.tolist()]))\n"
     )
@@ -531,7 +537,8 @@ def test_featurizer_new_key_defaults():
     assert settings.word_lists is None
     assert settings.regexes is None
     assert settings.document_length == "none"
-    assert settings.values == "binary"
+    assert settings.values == "tfidf"
+    assert settings.sublinear_tf is True
     assert settings.normalize == "l2"
 
 

@@ -157,3 +157,26 @@ def test_config_accepts_new_methods():
     for method in ("adagrad", "adam", "lbfgs"):
         config = load_config(None, [f"trainer.method={method}"])
         assert config.trainer.method == method
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("constant", [0.8, 0.8, 0.8, 0.8]),
+    ("inverse_sqrt", [0.8, 0.8 / np.sqrt(2), 0.8 / np.sqrt(3), 0.4]),
+    ("linear", [0.8, 0.6, 0.4, 0.2]),
+])
+def test_schedule_sets_epoch_learning_rates(schedule, expected):
+    _, X, y = _problem(9)
+    settings = _settings(method="minibatch", learning_rate=0.8, max_epochs=4, schedule=schedule)
+    result = train(X, y, initial_weights(X.n_columns, 2, "binary"), settings)
+    assert [record.learning_rate for record in result.history] == pytest.approx(expected)
+
+
+def test_schedule_reaches_adaptive_optimizer():
+    _, X, y = _problem(9)
+    constant = train(X, y, initial_weights(X.n_columns, 2, "binary"),
+                     _settings(method="adagrad", learning_rate=0.5, max_epochs=3))
+    decayed = train(X, y, initial_weights(X.n_columns, 2, "binary"),
+                    _settings(method="adagrad", learning_rate=0.5, max_epochs=3, schedule="inverse_sqrt"))
+    assert decayed.history[0].learning_rate == 0.5
+    assert decayed.history[2].learning_rate == pytest.approx(0.5 / np.sqrt(3))
+    assert not np.array_equal(constant.weights, decayed.weights)

@@ -11,7 +11,7 @@ from logreg_cli.config import load_config
 from logreg_cli.data import ReadOptions, read_corpus
 from logreg_cli.errors import ConfigError, DataError
 from logreg_cli.featurize import Featurizer
-from logreg_cli.pipeline import evaluate_file, train_from_config
+from logreg_cli.pipeline import evaluate_file, featurize_corpus, train_from_config
 from logreg_cli.stream import iter_chunks
 
 POSITIVE = ["great", "fun", "wonderful", "superb", "moving", "brilliant"]
@@ -36,7 +36,9 @@ def _write_corpus(path: Path, n_documents: int, seed: int) -> Path:
 
 
 def _config(train: Path, validation: Path | None, *overrides: str):
-    config = load_config(None, ["trainer.streaming=true", "featurizer.hash_bits=12", "trainer.method=adagrad",
+    # Binary values and a little L2, the settings these expectations were written for, not the defaults.
+    config = load_config(None, ["featurizer.values=binary", "featurizer.sublinear_tf=false", "trainer.l2=0.00001",
+                                "trainer.streaming=true", "featurizer.hash_bits=12", "trainer.method=adagrad",
                                 "trainer.learning_rate=0.5", "trainer.chunk_size=64", "trainer.max_epochs=5", *overrides])
     config.data.train = str(train)
     config.data.validation = str(validation) if validation is not None else None
@@ -217,3 +219,24 @@ def test_cli_train_streams_and_predicts(corpus, tmp_path):
     predicted = CliRunner().invoke(main, ["-q", "predict", str(model), str(test)])
     assert predicted.exit_code == 0
     assert len(predicted.output.splitlines()) == 200
+
+
+def test_streaming_accepts_features_validation_file(corpus, tmp_path):
+    train, validation, _ = corpus
+    # A features file made with the same hashing featurizer: with hashing, fitting learns nothing from the documents.
+    config = _config(train, None)
+    featurizer = Featurizer(config.featurizer).fit(read_corpus(str(train)).documents[:10])
+    features_path = tmp_path / "val.npz"
+    featurize_corpus(read_corpus(str(validation)), config, featurizer, ["neg", "pos"]).save(features_path)
+    outcome = train_from_config(_config(train, features_path, "trainer.max_epochs=2"))
+    assert outcome.n_validation == 150
+    assert outcome.result.history[-1].val_accuracy > 0.8
+
+
+def test_streaming_rejects_features_training_file(corpus, tmp_path):
+    train, validation, _ = corpus
+    config = _config(train, None)
+    features_path = tmp_path / "train.npz"
+    featurize_corpus(read_corpus(str(train)), config).save(features_path)
+    with pytest.raises(ConfigError, match="is a features file"):
+        train_from_config(_config(features_path, validation))

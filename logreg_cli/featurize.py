@@ -34,6 +34,9 @@ from logreg_cli.vocabulary import NgramVocabulary, fit_vocabulary
 
 logger = logging.getLogger(__name__)
 
+# Documents featurized at once by Featurizer.transform: bounds the memory of the token arrays.
+TRANSFORM_CHUNK = 4096
+
 BIAS_FEATURE = "<bias>"
 
 # Pruning keys and their defaults; hashing keeps no vocabulary, so these must stay at their defaults with it.
@@ -159,17 +162,31 @@ class Featurizer:
 
         N-grams outside the vocabulary are ignored, so a document with none of
         its n-grams in the vocabulary has only the bias and hand-written features.
+        Documents are featurized ``TRANSFORM_CHUNK`` at a time, so the token
+        arrays of a large file never exist all at once.
         """
         if not self.fitted:
             raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
+        blocks, unknown = [], 0
+        for start in range(0, max(len(documents), 1), TRANSFORM_CHUNK):
+            block, block_unknown = self._transform_chunk(documents[start : start + TRANSFORM_CHUNK])
+            blocks.append(block)
+            unknown += block_unknown
+        if unknown:
+            self._warn_unknown(unknown, len(documents))
+        return blocks[0] if len(blocks) == 1 else CSRMatrix.vstack(blocks)
+
+    def _transform_chunk(self, documents: Sequence[str]) -> tuple[CSRMatrix, int]:
+        """Featurize one chunk; also return how many of its documents have tokens but no known n-gram."""
         stream = TokenStream.from_token_lists(list(map(self._tokenize, documents)))
         counts = None
+        unknown = 0
         if self.settings.bag_of_words:
             ngram_stream = stream.without(set(self.stop_words))
             counts = self._count_ngrams(ngram_stream)
             if self.ngrams is not None:
-                self._warn_unknown(counts, ngram_stream)
-        return self._assemble(documents, stream, counts)
+                unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (ngram_stream.lengths > 0)))
+        return self._assemble(documents, stream, counts), unknown
 
     def _fit(self, documents: Sequence[str], source: str, *, need_counts: bool) -> tuple[TokenStream, CSRMatrix | None]:
         settings = self.settings
@@ -203,14 +220,12 @@ class Featurizer:
         assert self.ngrams is not None
         return self.ngrams.count_matrix(stream)
 
-    def _warn_unknown(self, counts: CSRMatrix, stream: TokenStream) -> None:
-        unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (stream.lengths > 0)))
-        if unknown:
-            rest = "the bias and the hand-written features" if self.n_features > self.n_ngram_features + 1 else "the bias"
-            logger.warning(
-                "%s of %s documents have no n-gram in the model's vocabulary; they are predicted from %s alone",
-                f"{unknown:,}", f"{stream.n_documents:,}", rest,
-            )
+    def _warn_unknown(self, unknown: int, n_documents: int) -> None:
+        rest = "the bias and the hand-written features" if self.n_features > self.n_ngram_features + 1 else "the bias"
+        logger.warning(
+            "%s of %s documents have no n-gram in the model's vocabulary; they are predicted from %s alone",
+            f"{unknown:,}", f"{n_documents:,}", rest,
+        )
 
     def _ngram_values(self, counts: CSRMatrix) -> CSRMatrix:
         """Turn n-gram counts into feature values; hashed counts may be negative, so signs are kept."""

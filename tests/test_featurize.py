@@ -617,3 +617,14 @@ def test_unigram_file_keeps_plain_vocabulary_arrays():
 def test_transform_before_fit_raises():
     with pytest.raises(DataError, match="has not been fitted"):
         make_featurizer().transform(["red"])
+
+
+@pytest.mark.parametrize("overrides", [(), ("ngram_max=2", "values=tfidf", "sublinear_tf=true")])
+def test_transform_in_chunks_equals_whole(monkeypatch, overrides):
+    featurizer = make_featurizer(*overrides)
+    featurizer.fit(CORPUS)
+    whole = featurizer.transform(CORPUS).to_dense()
+    monkeypatch.setattr("logreg_cli.featurize.TRANSFORM_CHUNK", 3)
+    chunked = featurizer.transform(CORPUS).to_dense()
+    assert chunked.shape == whole.shape
+    assert np.array_equal(chunked, whole)

@@ -317,6 +317,12 @@ def evaluate_file(model: LogisticModel, path: str, config: Config) -> Classifica
     assert predictions.true_labels is not None
     if not predictions.true_labels:
         raise DataError(f"{_name(path)}: no documents to evaluate")
+    found = sorted(set(predictions.true_labels))
+    if not set(found) & set(model.labels):
+        raise DataError(
+            f"{_name(path)}: none of its labels ({_shorten(found)}) is a label of the model ({_shorten(model.labels)}); "
+            "check that the model and the file belong together"
+        )
     predicted = [model.labels[i] for i in predictions.predicted]
     _warn_training_overlap(model, predictions)
     return evaluate(predictions.true_labels, predicted, model.labels, probabilities=predictions.probabilities,
@@ -378,6 +384,11 @@ def summarize_features(features: FeaturesFile, config: Config) -> FeatureSummary
         features_bytes=X.data.nbytes + X.indices.nbytes + X.indptr.nbytes,
         model_bytes=X.n_columns * weights_per_feature * 8 + featurizer_bytes,
     )
+
+def _shorten(labels: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(labels[:limit])
+    return shown + (f", ... ({len(labels)} in all)" if len(labels) > limit else "")
+
 
 def _name(path: str | Path) -> str:
     return "<stdin>" if str(path) == "-" else str(path)

@@ -249,3 +249,12 @@ def test_config_data_path_error_names_key(tmp_path):
     result = invoke("train", "-c", config, "-o", tmp_path / "m.npz")
     assert result.exit_code == 1
     assert "paths.yaml: data.train: nowhere/train.tsv not found" in _error(result)
+
+
+def test_eval_on_unrelated_labels_error(tmp_path, trained):
+    model, _, _ = trained
+    other = tmp_path / "other.tsv"
+    other.write_text("ham\tsee you soon\nspam\twin cash now\n", encoding="utf-8")
+    result = invoke("eval", model, other)
+    assert result.exit_code == 1
+    assert "none of its labels (ham, spam) is a label of the model (neg, pos)" in _error(result)

@@ -22,12 +22,11 @@ from logreg_cli.config import Config, describe_defaults, load_config
 from logreg_cli.errors import LogregError
 from logreg_cli.io import atomic_write, check_output_path
 from logreg_cli.metrics import format_report, report_to_dict
-from logreg_cli.model import LogisticModel
+from logreg_cli.model import FeaturesFile, LogisticModel, is_features_file, stored_file_kind
 from logreg_cli.pipeline import (FeatureSummary, check_config_data_paths, evaluate_file, featurize_corpus, predict_file,
                                  read_options, summarize_features, train_from_config)
 from logreg_cli.data import read_corpus
 from logreg_cli.featurize import Featurizer
-from logreg_cli.model import FeaturesFile, is_features_file
 from logreg_cli.train import EpochRecord
 from logreg_cli.experiment import (
     SWEEP_METRICS, SweepRow, cross_validate, evaluate_with_thresholds, format_cross_validation, format_sweep_table,
@@ -160,7 +159,7 @@ def featurize(config_path: str | None, overrides: tuple[str, ...], file_format: 
     featurizer: Featurizer | None = None
     labels = None
     if vocabulary_from is not None:
-        if is_features_file(vocabulary_from) and _file_kind(vocabulary_from) == "features":
+        if is_features_file(vocabulary_from) and stored_file_kind(vocabulary_from) == "features":
             source = FeaturesFile.load(vocabulary_from)
             featurizer, labels = source.featurizer, source.labels
         else:
@@ -189,20 +188,6 @@ def _format_summary(summary: FeatureSummary) -> str:
         ("model size", f"{summary.model_bytes:,} bytes before compression"),
     ]
     return "\n".join(f"{name}: {value}" for name, value in rows)
-
-
-def _file_kind(path: str) -> str:
-    import zipfile
-    import zlib
-
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return str(archive["file_kind"][()]) if "file_kind" in archive.files else ""
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
-        # A damaged file: LogisticModel.load, which runs next, reports what is wrong with it.
-        return ""
 
 
 @main.command(short_help="Train a model on a corpus or features file.")

@@ -7,6 +7,8 @@ history and a format version. ``predict`` and ``eval`` need nothing else.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,6 +270,18 @@ def _check_csr_arrays(arrays: dict[str, np.ndarray], source: str) -> None:
         raise ModelFileError(f"{source}: not a valid features file: the row pointers do not match the stored values")
     if indices.size and (indices.min() < 0 or indices.max() >= n_columns):
         raise ModelFileError(f"{source}: not a valid features file: column indices outside 0..{n_columns - 1}")
+
+
+def stored_file_kind(path: str | Path) -> str:
+    """Return the ``file_kind`` stored in an ``.npz`` file ("model" or "features"), or "" when unreadable.
+
+    A damaged file gives "", so that the loader that runs next reports what is wrong with it.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return str(archive["file_kind"][()]) if "file_kind" in archive.files else ""
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        return ""
 
 
 def is_features_file(path: str | Path) -> bool:

@@ -72,7 +72,7 @@ def read_training_corpus(path: str, config: Config) -> Corpus:
     if len(counts) < 2:
         (label, count), = counts.items()
         raise DataError(
-            f"{_name(path)} has only one label ('{label}', {count} documents); "
+            f"{_name(path)} has only one label ({label!r}, {count} documents); "
             "a classifier needs documents of at least 2 labels"
         )
     for message in find_duplicates(corpus):

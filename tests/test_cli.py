@@ -263,7 +263,7 @@ def test_eval_on_unrelated_labels_error(tmp_path, trained):
 def test_single_label_error_stays_one_line(tmp_path):
     corpus = tmp_path / "odd.tsv"
     corpus.write_bytes("pos\u2028pos\tgood\n".encode("utf-8"))
-    result = invoke("train", corpus, "-o", tmp_path / "m.npz")
+    result = invoke("-q", "train", corpus, "-o", tmp_path / "m.npz")
     assert result.exit_code == 1
     assert len(_error(result).splitlines()) == 1
     assert "'pos\\u2028pos'" in result.output

@@ -7,27 +7,15 @@ import pytest
 from click.testing import CliRunner
 
 from logreg_cli.cli import main
-from logreg_cli.config import TrainerConfig, load_config
+from logreg_cli.config import load_config
 from logreg_cli.errors import ConfigError
 from logreg_cli.losses import loss_and_gradient, mean_loss
-from logreg_cli.sparse import CSRMatrix
 from logreg_cli.train import _batch_step, _minibatch_epoch, initial_weights, resolve_class_weights, train
+from test_train import _problem as train_problem, _settings
 
 
 def _problem(seed, n_documents=120, n_features=8, n_labels=2):
-    rng = np.random.default_rng(seed)
-    dense = rng.random((n_documents, n_features)) * (rng.random((n_documents, n_features)) < 0.6)
-    dense[:, 0] = 1.0
-    true_weights = rng.normal(size=(n_features, n_labels)) * 2
-    y = np.argmax(dense @ true_weights + rng.gumbel(size=(n_documents, n_labels)), axis=1)
-    return dense, CSRMatrix.from_dense(dense), y
-
-
-def _settings(**changes):
-    values = dict(method="batch", learning_rate=1.0, max_epochs=20000, l2=0.01, tolerance=1e-20,
-                  patience=0, validation_fraction=0.0, seed=0)
-    values.update(changes)
-    return TrainerConfig(**values)
+    return train_problem(seed, n_documents, n_features, n_labels, density=0.6)
 
 
 @pytest.mark.parametrize("n_labels", [2, 3])

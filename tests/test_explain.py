@@ -7,20 +7,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import TINY_TRAIN
 from logreg_cli.cli import main
 from logreg_cli.explain import describe_model, explain_documents, prediction_records, top_features
 from logreg_cli.model import LogisticModel
 
-BINARY_TRAIN = """\
-pos\tgreat fun film
-pos\ta great plot and fun acting
-pos\twonderful great cast
-pos\tfun and wonderful
-neg\tawful boring film
-neg\tboring plot and awful acting
-neg\tdull awful cast
-neg\tboring and dull
-"""
+BINARY_TRAIN = TINY_TRAIN
 
 TOPICS_TRAIN = """\
 sport\tgoal match team

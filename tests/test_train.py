@@ -10,9 +10,9 @@ from logreg_cli.sparse import CSRMatrix
 from logreg_cli.train import _batch_step, _minibatch_epoch, initial_weights, train
 
 
-def _problem(seed, n_documents=200, n_features=12, n_labels=2):
+def _problem(seed, n_documents=200, n_features=12, n_labels=2, density=0.5):
     rng = np.random.default_rng(seed)
-    dense = rng.random((n_documents, n_features)) * (rng.random((n_documents, n_features)) < 0.5)
+    dense = rng.random((n_documents, n_features)) * (rng.random((n_documents, n_features)) < density)
     dense[:, 0] = 1.0
     true_weights = rng.normal(size=(n_features, n_labels)) * 2
     y = np.argmax(dense @ true_weights + rng.gumbel(size=(n_documents, n_labels)), axis=1)

@@ -267,3 +267,35 @@ def test_single_label_error_stays_one_line(tmp_path):
     assert result.exit_code == 1
     assert len(_error(result).splitlines()) == 1
     assert "'pos\\u2028pos'" in result.output
+
+
+def test_featurize_same_features_from_every_format(tmp_path):
+    rows = [("neg", "awful, boring film"), ("neg", 'dull "plot"'), ("pos", "great fun"), ("pos", "wonderful cast")]
+    inputs = {
+        "train.tsv": "".join(f"{label}\t{text}\n" for label, text in rows),
+        "train.csv": "label,text\n" + "".join(f'{label},"{text.replace(chr(34), chr(34) * 2)}"\n' for label, text in rows),
+        "train.jsonl": "".join(json.dumps({"label": label, "text": text}) + "\n" for label, text in rows),
+        "train.ft": "".join(f"__label__{label} {text}\n" for label, text in rows),
+    }
+    paths = []
+    for name, content in inputs.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        paths.append(tmp_path / name)
+    for number, (label, text) in enumerate(rows):
+        folder = tmp_path / "folder" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{number}.txt").write_text(text + "\n", encoding="utf-8")
+    paths.append(tmp_path / "folder")
+
+    matrices = []
+    for number, path in enumerate(paths):
+        output = tmp_path / f"features-{number}.npz"
+        result = invoke("-q", "featurize", path, "-o", output)
+        assert result.exit_code == 0, (path, result.output)
+        features = FeaturesFile.load(output)
+        matrices.append((features.X.to_dense(), features.y.tolist(), features.labels, features.featurizer.feature_names()))
+    for dense, y, labels, names in matrices[1:]:
+        assert np.array_equal(dense, matrices[0][0])
+        assert y == matrices[0][1]
+        assert labels == matrices[0][2]
+        assert names == matrices[0][3]

@@ -400,6 +400,7 @@ def run_command(ctx: click.Context, config_path: str | None, overrides: tuple[st
       logreg run -c experiment.yaml --set trainer.l2=0.0001 -o runs/l2-1e-4
     """
     config = _load(config_path, overrides)
+    check_config_data_paths(config, config_path)
     outcome = run_experiment(config, run_dir, plot=not no_plots, show_progress=_show_progress(ctx))
     if outcome.validation_report is not None:
         report = outcome.validation_report

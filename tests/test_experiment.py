@@ -425,3 +425,13 @@ def test_run_on_sms_spam_corpus(tmp_path):
             content = (run_dir / name).read_bytes()
             assert content.startswith(PNG_SIGNATURE), name
             assert len(content) > 5000, name
+
+
+def test_run_missing_corpus_makes_no_folder(tmp_path):
+    config = tmp_path / "missing.yaml"
+    config.write_text("data:\n  train: nowhere/train.tsv\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "-c", str(config), "-o", str(run_dir)])
+    assert result.exit_code == 1
+    assert "data.train: nowhere/train.tsv not found" in result.output
+    assert not run_dir.exists()

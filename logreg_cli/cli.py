@@ -83,7 +83,12 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
     handler.setFormatter(_Formatter())
     root = logging.getLogger("logreg_cli")
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    level = logging.INFO
+    if quiet:
+        level = logging.WARNING
+    elif verbose:
+        level = logging.DEBUG
+    root.setLevel(level)
 
 
 def _show_progress(ctx: click.Context) -> bool:

@@ -56,7 +56,7 @@ def _check_class_weight(name: str, value: Any, source: str) -> Any:
 
 @dataclass
 class DataConfig:
-    """Where the corpora are and how to read them."""
+    """Corpus files and the settings for reading them."""
 
     train: str | None = _key(None, "training corpus file; null means the file given on the command line")
     validation: str | None = _key(None, "validation corpus for early stopping; null splits trainer.validation_fraction off the training corpus")
@@ -148,7 +148,7 @@ def _check_regexes(name: str, value: Any, source: str) -> Any:
 
 @dataclass
 class FeaturizerConfig:
-    """How documents become feature vectors. Feature 0 is always the bias feature."""
+    """Settings that turn documents into feature vectors. Feature 0 is always the bias feature."""
 
     lowercase: bool = _key(True, "fold case (Unicode case folding) before tokenizing")
     token_pattern: str | None = _key(None, "regular expression for one token; null uses the built-in Unicode-aware pattern")
@@ -189,7 +189,7 @@ class FeaturizerConfig:
 
 @dataclass
 class TrainerConfig:
-    """How the weights are fitted."""
+    """Settings of the model and of the gradient descent that fits its weights."""
 
     model: str = _key("auto", "binary (sigmoid) or softmax; auto picks binary for two labels and softmax for more",
                       choices=("auto", "binary", "softmax"))

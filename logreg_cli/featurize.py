@@ -348,7 +348,7 @@ class Featurizer:
             raise ModelFileError(f"{source}: the settings declare hand-written features but the file contains none; the file is damaged")
         featurizer.idf = np.asarray(arrays["idf"], dtype=np.float64) if "idf" in arrays else None
         if settings.values == "tfidf" and settings.bag_of_words and featurizer.idf is None:
-            raise ModelFileError(f"{source}: values are tfidf but the file holds no idf array")
+            raise ModelFileError(f"{source}: values are tfidf but the idf array is missing; write the file again")
         if featurizer.idf is not None and featurizer.idf.shape != (featurizer.n_features,):
             raise ModelFileError(f"{source}: the idf array has shape {featurizer.idf.shape} but there are "
                                  f"{featurizer.n_features} features; the file is damaged")

@@ -122,11 +122,7 @@ class LogisticModel:
             When the file is missing, damaged, of another kind or format version.
         """
         source = str(path)
-        arrays = load_arrays(path, what="model file", required=("file_kind",))
-        check_file_kind(arrays, "model", source)
-        missing = [key for key in MODEL_KEYS if key not in arrays]
-        if missing:
-            raise ModelFileError(f"{source}: not a valid model file: missing {', '.join(missing)}")
+        arrays = load_file_of_kind(path, "model", MODEL_KEYS)
         try:
             return cls._from_arrays(arrays, source)
         except (ValueError, TypeError, KeyError, IndexError) as error:
@@ -176,6 +172,16 @@ def _document_hashes(arrays: dict[str, np.ndarray], key: str, source: str, *, n_
         raise ModelFileError(f"{source}: {key} has dtype {hashes.dtype} and shape {hashes.shape}, expected uint64 "
                              "of shape (n, 2); the file is damaged, write it again")
     return hashes
+
+
+def load_file_of_kind(path: str | Path, kind: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Read a ``kind`` file ("model" or "features") and check its kind, format version and keys."""
+    arrays = load_arrays(path, what=f"{kind} file", required=("file_kind",))
+    check_file_kind(arrays, kind, str(path))
+    missing = [key for key in keys if key not in arrays]
+    if missing:
+        raise ModelFileError(f"{path}: not a valid {kind} file: missing {', '.join(missing)}")
+    return arrays
 
 
 def check_file_kind(arrays: dict[str, np.ndarray], expected: str, source: str) -> None:
@@ -230,11 +236,7 @@ class FeaturesFile:
     @classmethod
     def load(cls, path: str | Path) -> FeaturesFile:
         source = str(path)
-        arrays = load_arrays(path, what="features file", required=("file_kind",))
-        check_file_kind(arrays, "features", source)
-        missing = [key for key in FEATURES_KEYS if key not in arrays]
-        if missing:
-            raise ModelFileError(f"{source}: not a valid features file: missing {', '.join(missing)}")
+        arrays = load_file_of_kind(path, "features", FEATURES_KEYS)
         try:
             return cls._from_arrays(arrays, source)
         except (ValueError, TypeError, KeyError, IndexError) as error:

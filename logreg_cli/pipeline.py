@@ -188,7 +188,7 @@ def train_from_config(
             X_val, y_val = featurizer.transform(_subset(corpus, val_rows).documents), y_all[val_rows]
 
     if len(set(y.tolist())) < 2:
-        raise DataError(f"{_name(train_path)}: the training part holds a single label; add documents of other labels")
+        raise DataError(f"{_name(train_path)}: the training part contains a single label; add documents of other labels")
     kind = trainer.model
     if kind == "auto":
         kind = "binary" if len(labels) == 2 else "softmax"

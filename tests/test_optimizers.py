@@ -6,17 +6,12 @@ import pytest
 from logreg_cli.config import TrainerConfig, load_config
 from logreg_cli.losses import loss_and_gradient
 from logreg_cli.optimizers import EPSILON, LBFGS, AdaptiveOptimizer
-from logreg_cli.sparse import CSRMatrix
 from logreg_cli.train import initial_weights, train
+from test_train import _problem as train_problem
 
 
 def _problem(seed, n_documents=300, n_features=15, n_labels=2, density=0.4):
-    rng = np.random.default_rng(seed)
-    dense = rng.random((n_documents, n_features)) * (rng.random((n_documents, n_features)) < density)
-    dense[:, 0] = 1.0
-    true_weights = rng.normal(size=(n_features, n_labels)) * 2
-    y = np.argmax(dense @ true_weights + rng.gumbel(size=(n_documents, n_labels)), axis=1)
-    return dense, CSRMatrix.from_dense(dense), y
+    return train_problem(seed, n_documents, n_features, n_labels, density)
 
 
 def _settings(**changes):

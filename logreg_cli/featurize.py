@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from logreg_cli.bytetokens import stream_from_documents
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.handcrafted import HandcraftedFeatures, load_handcrafted, read_token_file
@@ -139,6 +140,13 @@ class Featurizer:
     def tokenize(self, text: str) -> list[str]:
         return self._tokenize(text)
 
+    def _token_stream(self, documents: Sequence[str]) -> TokenStream:
+        """Tokenize ``documents``; the default tokenizer works on bytes for most ASCII text (``bytetokens.py``)."""
+        settings = self.settings
+        if settings.token_pattern is None and not (settings.replace_numbers or settings.replace_urls):
+            return stream_from_documents(documents, self._tokenize, lowercase=settings.lowercase)
+        return TokenStream.from_token_lists(list(map(self._tokenize, documents)))
+
     def fit(self, documents: Sequence[str], *, source: str = "the training corpus") -> Featurizer:
         """Learn the vocabulary, the idf and the word lists from ``documents``.
 
@@ -178,7 +186,7 @@ class Featurizer:
 
     def _transform_chunk(self, documents: Sequence[str]) -> tuple[CSRMatrix, int]:
         """Featurize one chunk; also return how many of its documents have tokens but no known n-gram."""
-        stream = TokenStream.from_token_lists(list(map(self._tokenize, documents)))
+        stream = self._token_stream(documents)
         counts = None
         unknown = 0
         if self.settings.bag_of_words:
@@ -190,7 +198,7 @@ class Featurizer:
 
     def _fit(self, documents: Sequence[str], source: str, *, need_counts: bool) -> tuple[TokenStream, CSRMatrix | None]:
         settings = self.settings
-        stream = TokenStream.from_token_lists(list(map(self._tokenize, documents)))
+        stream = self._token_stream(documents)
         self.stop_words = []
         if settings.stop_words is not None:
             self.stop_words = read_token_file(settings.stop_words, "featurizer.stop_words", self._tokenize, single_tokens=False)

@@ -1,0 +1,72 @@
+"""The byte tokenizer gives the same token stream as the default tokenizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logreg_cli.bytetokens import stream_from_documents
+from logreg_cli.data import read_corpus
+from logreg_cli.ngrams import TokenStream
+from logreg_cli.tokenize import make_tokenizer
+
+from conftest import corpus_dir
+
+
+def assert_same_stream(documents: list[str], *, lowercase: bool = True) -> None:
+    tokenize = make_tokenizer(lowercase=lowercase)
+    expected = TokenStream.from_token_lists([tokenize(document) for document in documents])
+    actual = stream_from_documents(documents, tokenize, lowercase=lowercase)
+    assert actual.tokens == expected.tokens
+    np.testing.assert_array_equal(actual.ids, expected.ids)
+    np.testing.assert_array_equal(actual.rows, expected.rows)
+    np.testing.assert_array_equal(actual.lengths, expected.lengths)
+
+
+@pytest.mark.parametrize("document, tokens", [
+    ("Don't stop", ["don't", "stop"]),
+    ("It costs 3.14 or 1,000,000", ["it", "costs", "3.14", "or", "1,000,000"]),
+    ("2.5x 1990s a1.5 1.5.6a", ["2.5", "x", "1990s", "a1", "5", "1.5.6", "a"]),
+    ("c++ and c# but not abc++ or 1.5c#", ["c++", "and", "c#", "but", "not", "abc", "or", "1.5", "c"]),
+    ("see www.example.com or http://a.b/c", ["see", "www.example.com", "or", "http://a.b/c"]),
+    ("1.5'a 5'10.5 l'homme", ["1.5", "a", "5'10", "5", "l'homme"]),
+    ("naïve café 3.14", ["naïve", "café", "3.14"]),
+    ("", []),
+])
+def test_examples(document: str, tokens: list[str]) -> None:
+    assert make_tokenizer()(document) == tokens
+    stream = stream_from_documents([document], make_tokenizer(), lowercase=True)
+    assert [stream.tokens[i] for i in stream.ids] == tokens
+    assert_same_stream([document, document.upper(), "x"])
+
+
+ASCII_PIECES = st.sampled_from(list("aAbZ019_ '.,#+:/w\n\t-") + ["www.", "http://", "c++", "1.5", "'s", "é"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(ASCII_PIECES, max_size=30).map("".join), max_size=8), st.booleans())
+def test_random_documents(documents: list[str], lowercase: bool) -> None:
+    assert_same_stream(documents, lowercase=lowercase)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=6))
+def test_any_text(documents: list[str]) -> None:
+    assert_same_stream(documents)
+
+
+def test_chunks_and_long_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logreg_cli.bytetokens as bytetokens
+
+    monkeypatch.setattr(bytetokens, "CHUNK_BYTES", 64)
+    documents = ["word " * 50, "short one", "3.14 " * 30 + "don't", "", "x"] * 3
+    assert_same_stream(documents)
+
+
+@pytest.mark.parametrize("name", ["sms_spam", "movie_review_polarity_v2", "imdb_aclimdb", "20newsgroups_bydate"])
+def test_real_corpora(name: str) -> None:
+    directory = corpus_dir(name)
+    documents = read_corpus(str(directory / "test.tsv")).documents
+    assert_same_stream(documents)

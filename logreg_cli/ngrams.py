@@ -270,16 +270,19 @@ def count_pairs(keys: np.ndarray, rows: np.ndarray, n_documents: int, *, with_id
         empty = np.zeros(0, dtype=INDEX_DTYPE)
         return KeyPairs(empty, np.zeros(1, dtype=INDEX_DTYPE), empty, empty, empty if with_ids else None)
     order = None
-    if int(keys.max()) < np.iinfo(np.int64).max // n_documents - 1:
-        # One sort of key * n_documents + row groups equal keys, and equal rows inside a key.
-        combined = keys * n_documents + rows
+    row_bits = (n_documents - 1).bit_length()
+    if int(keys.max()).bit_length() + row_bits <= 63:
+        # One sort of key << row_bits | row groups equal keys, and equal rows inside a key.
+        # Shifts and masks cost less than multiplying and divmod (0.4 s for IMDb's bigrams).
+        combined = (keys << row_bits) | rows
         if with_ids:
             order = np.argsort(combined)
             combined = combined[order]
         else:
-            combined = np.sort(combined)
+            combined.sort()
         pair_starts = first_of_runs(combined)
-        pair_keys, pair_rows = np.divmod(combined[pair_starts], n_documents)
+        pair_codes = combined[pair_starts]
+        pair_keys, pair_rows = pair_codes >> row_bits, pair_codes & ((1 << row_bits) - 1)
         sorted_keys = None
     else:
         order = np.lexsort((rows, keys))
@@ -301,24 +304,6 @@ def count_pairs(keys: np.ndarray, rows: np.ndarray, n_documents: int, *, with_id
     return KeyPairs(pair_keys[key_starts], np.append(key_starts, pair_keys.size), pair_rows, counts, ids)
 
 
-def stable_argsort(keys: np.ndarray, bound: int) -> np.ndarray:
-    """Return the stable sorting order of non-negative integer ``keys`` below ``bound``.
-
-    A least-significant-digit radix sort with 16-bit digits: NumPy sorts
-    16-bit integers with a linear-time radix sort when ``kind="stable"``. One
-    such pass over 9 million values took 0.23 s where ``np.sort`` of the int64
-    values took 0.53 s (same machine as in ``sorted_unique``).
-    """
-    order = np.arange(keys.size, dtype=INDEX_DTYPE)
-    shift = 0
-    while True:
-        digits = ((keys[order] >> shift) & 0xFFFF).astype(np.uint16)
-        order = order[np.argsort(digits, kind="stable")]
-        shift += 16
-        if (max(bound, 1) - 1) >> shift == 0:
-            return order
-
-
 def csr_from_pairs(levels: list[tuple[KeyPairs, np.ndarray]], extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
                    n_rows: int, n_columns: int) -> CSRMatrix:
     """Build a CSR matrix from key pairs whose keys map to distinct columns.
@@ -329,38 +314,44 @@ def csr_from_pairs(levels: list[tuple[KeyPairs, np.ndarray]], extra: tuple[np.nd
         ``columns[i]`` is the column of key ``i`` of the pairs, or -1 to leave it out.
         No column may belong to two keys.
     extra : (rows, columns, values) or None
-        More entries. Each (row, column) must appear at most once and in no column of ``levels``.
+        More entries with whole-number values. Each (row, column) must appear
+        at most once and in no column of ``levels``.
     n_rows, n_columns : int
         Shape of the matrix.
     """
-    group_columns = np.concatenate([columns for _, columns in levels] + [np.zeros(0, dtype=INDEX_DTYPE)])
-    group_sizes = np.concatenate([np.diff(pairs.starts) for pairs, _ in levels] + [np.zeros(0, dtype=INDEX_DTYPE)])
-    pair_offsets = np.cumsum([0] + [pairs.rows.size for pairs, _ in levels])
-    group_starts = np.concatenate([pairs.starts[:-1] + offset for (pairs, _), offset in zip(levels, pair_offsets)]
-                                  + [np.zeros(0, dtype=INDEX_DTYPE)])
-    all_rows = np.concatenate([pairs.rows for pairs, _ in levels] + [np.zeros(0, dtype=INDEX_DTYPE)])
-    all_counts = np.concatenate([pairs.counts for pairs, _ in levels] + [np.zeros(0, dtype=INDEX_DTYPE)])
+    rows, columns, counts = [], [], []
+    for pairs, key_columns in levels:
+        pair_columns = np.repeat(key_columns, np.diff(pairs.starts))
+        known = pair_columns >= 0
+        rows.append(pairs.rows[known])
+        columns.append(pair_columns[known])
+        counts.append(pairs.counts[known])
+    if extra is not None:
+        rows.append(extra[0])
+        columns.append(extra[1])
+        counts.append(np.asarray(extra[2]).astype(INDEX_DTYPE))
+    return sorted_csr(np.concatenate(rows), np.concatenate(columns), np.concatenate(counts), n_rows, n_columns)
 
-    # Visit the groups in column order (each column has at most one group), so that the
-    # entries come out column by column, with rows ascending inside a column.
-    group_of_column = np.full(n_columns, -1, dtype=INDEX_DTYPE)
-    known = np.flatnonzero(group_columns >= 0)
-    group_of_column[group_columns[known]] = known
-    groups = group_of_column[group_of_column >= 0]
-    sizes = group_sizes[groups]
-    total = int(sizes.sum())
-    positions = np.repeat(group_starts[groups] - (np.cumsum(sizes) - sizes), sizes) + np.arange(total, dtype=INDEX_DTYPE)
-    rows = all_rows[positions]
-    columns = np.repeat(group_columns[groups], sizes)
-    values = all_counts[positions].astype(np.float64)
-    if extra is not None and extra[0].size:
-        rows = np.concatenate([rows, extra[0]])
-        columns = np.concatenate([columns, extra[1]])
-        values = np.concatenate([values, extra[2]])
-        order = stable_argsort(columns, n_columns)
-        rows, columns, values = rows[order], columns[order], values[order]
-    # A stable sort by row keeps the columns ascending inside each row.
-    order = stable_argsort(rows, n_rows)
+
+def sorted_csr(rows: np.ndarray, columns: np.ndarray, counts: np.ndarray, n_rows: int, n_columns: int) -> CSRMatrix:
+    """Build a CSR matrix, columns ascending in each row, from distinct (row, column) entries.
+
+    ``counts`` are non-negative integers. When row, column and count fit in
+    63 bits side by side, one ``np.sort`` of the packed entries orders them
+    and carries the counts along. For the 9 million entries of IMDb's word
+    bigrams that took 1.1 s where regrouping the pairs by column and a stable
+    radix sort by row took 1.8 s (both under line_profiler).
+    """
     indptr = np.zeros(n_rows + 1, dtype=INDEX_DTYPE)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return CSRMatrix(values[order], columns[order], indptr, (n_rows, n_columns))
+    column_bits = max(n_columns - 1, 0).bit_length()
+    count_bits = int(counts.max()).bit_length() if counts.size else 0
+    if max(n_rows - 1, 0).bit_length() + column_bits + count_bits <= 63:
+        packed = (((rows << column_bits) | columns) << count_bits) | counts
+        packed.sort()
+        values = (packed & ((1 << count_bits) - 1)).astype(np.float64)
+        indices = (packed >> count_bits) & ((1 << column_bits) - 1)
+    else:
+        order = np.lexsort((columns, rows))
+        values, indices = counts[order].astype(np.float64), columns[order]
+    return CSRMatrix(values, indices.astype(INDEX_DTYPE, copy=False), indptr, (n_rows, n_columns))

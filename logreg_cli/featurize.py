@@ -29,6 +29,7 @@ from logreg_cli.handcrafted import HandcraftedFeatures, load_handcrafted, read_t
 from logreg_cli.hashing import hashed_count_matrix
 from logreg_cli.io import array_to_json, arrays_to_strings, json_to_array, strings_to_arrays
 from logreg_cli.ngrams import TokenStream
+from logreg_cli.parallel import map_in_threads
 from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 from logreg_cli.tokenize import make_tokenizer
 from logreg_cli.vocabulary import NgramVocabulary, fit_vocabulary
@@ -170,14 +171,16 @@ class Featurizer:
 
         N-grams outside the vocabulary are ignored, so a document with none of
         its n-grams in the vocabulary has only the bias and hand-written features.
-        Documents are featurized ``TRANSFORM_CHUNK`` at a time, so the token
-        arrays of a large file never exist all at once.
+        Documents are featurized ``TRANSFORM_CHUNK`` at a time, on several
+        threads (see ``parallel.py``), so the token arrays of a large file never exist all at once.
         """
         if not self.fitted:
             raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
+        if self.ngrams is not None:
+            self.ngrams.prepare_lookups()  # once, before the threads share them
+        chunks = [documents[start : start + TRANSFORM_CHUNK] for start in range(0, max(len(documents), 1), TRANSFORM_CHUNK)]
         blocks, unknown = [], 0
-        for start in range(0, max(len(documents), 1), TRANSFORM_CHUNK):
-            block, block_unknown = self._transform_chunk(documents[start : start + TRANSFORM_CHUNK])
+        for block, block_unknown in map_in_threads(self._transform_chunk, chunks):
             blocks.append(block)
             unknown += block_unknown
         if unknown:

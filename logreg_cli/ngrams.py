@@ -14,6 +14,7 @@ from itertools import chain
 
 import numpy as np
 
+from logreg_cli.parallel import sort_in_threads
 from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 
 # Token positions per chunk when a matrix is built chunk by chunk: bounds the
@@ -279,7 +280,7 @@ def count_pairs(keys: np.ndarray, rows: np.ndarray, n_documents: int, *, with_id
             order = np.argsort(combined)
             combined = combined[order]
         else:
-            combined.sort()
+            sort_in_threads(combined)
         pair_starts = first_of_runs(combined)
         pair_codes = combined[pair_starts]
         pair_keys, pair_rows = pair_codes >> row_bits, pair_codes & ((1 << row_bits) - 1)
@@ -348,10 +349,38 @@ def sorted_csr(rows: np.ndarray, columns: np.ndarray, counts: np.ndarray, n_rows
     count_bits = int(counts.max()).bit_length() if counts.size else 0
     if max(n_rows - 1, 0).bit_length() + column_bits + count_bits <= 63:
         packed = (((rows << column_bits) | columns) << count_bits) | counts
-        packed.sort()
+        sort_in_threads(packed)
         values = (packed & ((1 << count_bits) - 1)).astype(np.float64)
         indices = (packed >> count_bits) & ((1 << column_bits) - 1)
     else:
         order = np.lexsort((columns, rows))
         values, indices = counts[order].astype(np.float64), columns[order]
     return CSRMatrix(values, indices.astype(INDEX_DTYPE, copy=False), indptr, (n_rows, n_columns))
+
+
+def count_entries(rows: np.ndarray, columns: np.ndarray, extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                  n_rows: int, n_columns: int) -> CSRMatrix:
+    """Count repeated (row, column) entries into a CSR matrix, columns ascending in each row.
+
+    ``extra`` adds ``(rows, columns, counts)`` of distinct entries whose
+    columns no entry of ``columns`` uses.
+    """
+    column_bits = max(n_columns - 1, 0).bit_length()
+    if max(n_rows - 1, 0).bit_length() + column_bits > 63:
+        rows, columns, counts = sum_entries(rows, columns, None, n_rows, n_columns)
+    else:
+        packed = (rows << column_bits) | columns
+        sort_in_threads(packed)
+        starts = first_of_runs(packed)
+        counts = np.diff(np.append(starts, packed.size))
+        packed = packed[starts]
+        rows, columns = packed >> column_bits, packed & ((1 << column_bits) - 1)
+    if extra is None:
+        # The entries are sorted by row, then column, already.
+        indptr = np.zeros(n_rows + 1, dtype=INDEX_DTYPE)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        return CSRMatrix(counts.astype(np.float64), columns.astype(INDEX_DTYPE), indptr, (n_rows, n_columns))
+    rows = np.concatenate([rows, extra[0]])
+    columns = np.concatenate([columns, extra[1]])
+    counts = np.concatenate([counts, np.asarray(extra[2])]).astype(INDEX_DTYPE)
+    return sorted_csr(rows, columns, counts, n_rows, n_columns)

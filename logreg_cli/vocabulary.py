@@ -25,11 +25,13 @@ import numpy as np
 
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import DataError, ModelFileError
+from logreg_cli.hashtable import IdTable, scramble
 from logreg_cli.io import arrays_to_strings, strings_to_arrays
 from logreg_cli.ngrams import (
     KeyPairs,
     TokenStream,
     char_ngram_table,
+    count_entries,
     count_pairs,
     csr_from_pairs,
     expand_rows,
@@ -100,33 +102,37 @@ class NgramVocabulary:
         n_tokens = max(len(self.tokens), 1)
         token_ids = np.fromiter(map(tables["token_index"].get, stream.tokens, repeat(-1)),
                                 dtype=INDEX_DTYPE, count=len(stream.tokens))[stream.ids]
+        # Every known position gets the column of its n-gram by table lookups, without sorting by n-gram.
         starts = np.flatnonzero(token_ids >= 0)
-        unigrams = count_pairs(token_ids[starts], stream.rows[starts], n_documents)
-        levels = [(unigrams, tables["unigram_columns"][unigrams.keys])]
+        columns = tables["unigram_columns"][token_ids[starts]]
+        rows = [stream.rows[starts[columns >= 0]]]
+        found_columns = [columns[columns >= 0]]
         level_ids = token_ids
-        for n, prefixes, level_columns in zip(range(2, self.ngram_max + 1), tables["prefixes"], tables["level_columns"]):
-            if prefixes.size == 0:
+        for n, table, level_columns in zip(range(2, self.ngram_max + 1), tables["prefix_tables"], tables["level_columns"]):
+            if table.size == 0:
                 break  # no vocabulary n-gram is this long
             # The n-gram at a start is known when its (n - 1)-token prefix and its last token are known.
             starts = stream.ngram_starts(starts, n)
             last = token_ids[starts + (n - 1)]
             starts, last = starts[last >= 0], last[last >= 0]
-            pairs = count_pairs(level_ids[starts] * n_tokens + last, stream.rows[starts], n_documents,
-                                with_ids=n < self.ngram_max)
-            # The distinct keys are sorted, so looking them up costs far less than a search per occurrence.
-            slots = np.minimum(np.searchsorted(prefixes, pairs.keys), prefixes.size - 1)
-            found = prefixes[slots] == pairs.keys
-            levels.append((pairs, np.where(found, level_columns[slots], -1)))
+            slots = table.lookup(scramble(level_ids[starts] * n_tokens + last))
+            starts, slots = starts[slots >= 0], slots[slots >= 0]
+            columns = level_columns[slots]
+            rows.append(stream.rows[starts[columns >= 0]])
+            found_columns.append(columns[columns >= 0])
             if n < self.ngram_max:
                 level_ids = np.full(token_ids.size, -1, dtype=INDEX_DTYPE)
-                level_ids[starts] = np.where(found, slots, -1)[pairs.ids]
-                starts = starts[level_ids[starts] >= 0]
+                level_ids[starts] = slots
         extra = None
         if self.char_range is not None:
             char_index = tables["char_index"]
             char_table = char_ngram_table(stream.tokens, *self.char_range, lambda gram: char_index.get(gram, -1))
             extra = _char_entries(stream, char_table, self.n_columns)
-        return csr_from_pairs(levels, extra, n_documents, self.n_columns)
+        return count_entries(np.concatenate(rows), np.concatenate(found_columns), extra, n_documents, self.n_columns)
+
+    def prepare_lookups(self) -> None:
+        """Build the lookup tables of :meth:`count_matrix` now, so that threads can share them."""
+        self._lookup_tables()
 
     def _lookup_tables(self) -> dict:
         """Build (once) the arrays that map token ids and n-gram prefixes to columns."""
@@ -137,26 +143,35 @@ class NgramVocabulary:
         unigram_columns = np.full(n_tokens, -1, dtype=INDEX_DTYPE)
         unigrams = lengths == 1
         unigram_columns[self.ngrams[unigrams, 0]] = self.word_columns[unigrams]
-        # Level n contains the sorted keys of every n-token prefix of a vocabulary n-gram, so that a
-        # prefix that is not itself a feature still leads to the longer n-grams that start with it.
+        # Level n maps the key of every n-token prefix of a vocabulary n-gram to its index among the
+        # sorted keys, so that a prefix that is not itself a feature still leads to the longer n-grams.
         prefixes, level_columns = [], []
         prefix_ids = self.ngrams[:, 0].copy()
         for n in range(2, self.ngram_max + 1):
             longer = lengths >= n
             keys = prefix_ids[longer] * n_tokens + self.ngrams[longer, n - 1]
+            if n == self.ngram_max:
+                # The longest n-grams are distinct, so their keys need no sorting.
+                prefix_table = IdTable()
+                prefix_table.insert(scramble(keys))
+                prefixes.append(prefix_table)
+                level_columns.append(self.word_columns[longer])
+                break
             table = sorted_unique(keys)
             next_ids = np.full(lengths.size, -1, dtype=INDEX_DTYPE)
             next_ids[longer] = np.searchsorted(table, keys)
             columns = np.full(table.size, -1, dtype=INDEX_DTYPE)
             ends = lengths == n
             columns[next_ids[ends]] = self.word_columns[ends]
-            prefixes.append(table)
+            prefix_table = IdTable()
+            prefix_table.insert(scramble(table))
+            prefixes.append(prefix_table)
             level_columns.append(columns)
             prefix_ids = next_ids
         self._tables = {
             "token_index": dict(zip(self.tokens, range(len(self.tokens)))),
             "unigram_columns": unigram_columns,
-            "prefixes": prefixes,
+            "prefix_tables": prefixes,
             "level_columns": level_columns,
             "char_index": dict(zip(self.char_ngrams, self.char_columns.tolist())),
         }

@@ -1,0 +1,118 @@
+"""A hash table in NumPy arrays, for looking up millions of integer keys at once.
+
+``np.searchsorted`` in a sorted array of keys costs a binary search per key,
+and ``np.unique(..., return_inverse=True)`` a sort of all of them. The table
+below costs one or two array gathers per key.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from logreg_cli.sparse import INDEX_DTYPE
+
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+
+
+def scramble(keys: np.ndarray) -> np.ndarray:
+    """Return a one-to-one 64-bit mix of non-negative integer keys (the splitmix64 finalizer)."""
+    mixed = keys.astype(np.uint64)
+    mixed ^= mixed >> np.uint64(30)
+    mixed *= _MIX_1
+    mixed ^= mixed >> np.uint64(27)
+    mixed *= _MIX_2
+    mixed ^= mixed >> np.uint64(31)
+    return mixed
+
+
+class IdTable:
+    """Map distinct 64-bit hashes to ids 0, 1, 2, ... in order of insertion, with NumPy arrays.
+
+    The hashes must be spread over all 64 bits; pass other integer keys through :func:`scramble` first.
+
+    Open addressing with linear probing; the top bits of a hash pick its first
+    slot, and the table doubles when it is half full. Looking up the 6 million
+    token hashes of the IMDb training file took 0.08 s, against 1 s for
+    ``np.searchsorted`` in a sorted array of its 75,000 distinct hashes.
+    """
+
+    def __init__(self, bits: int = 16) -> None:
+        self.bits = bits
+        self.keys = np.zeros(1 << bits, dtype=np.uint64)
+        self.values = np.full(1 << bits, -1, dtype=INDEX_DTYPE)
+        self.size = 0
+
+    def _first_slots(self, hashes: np.ndarray) -> np.ndarray:
+        return (hashes >> np.uint64(64 - self.bits)).astype(np.intp)
+
+    def lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """Return the id of each hash, or -1 where it is not in the table."""
+        slots = self._first_slots(hashes)
+        values = self.values[slots]
+        # Probe further where the slot contains another key. An empty slot ends the search with -1.
+        pending = np.flatnonzero((values >= 0) & (self.keys[slots] != hashes))
+        values[pending] = -1
+        mask = len(self.keys) - 1
+        while pending.size:
+            slots_now = (slots[pending] + 1) & mask
+            slots[pending] = slots_now
+            found = self.values[slots_now]
+            match = self.keys[slots_now] == hashes[pending]
+            values[pending[match & (found >= 0)]] = found[match & (found >= 0)]
+            pending = pending[(found >= 0) & ~match]
+        return values
+
+    def insert(self, hashes: np.ndarray) -> None:
+        """Add distinct hashes that are not in the table, with the next ids in their order."""
+        if 2 * (self.size + hashes.size) > len(self.keys):
+            self._grow(self.size + hashes.size)
+        ids = np.arange(self.size, self.size + hashes.size, dtype=INDEX_DTYPE)
+        self._place(hashes, ids)
+        self.size += hashes.size
+
+    def _place(self, hashes: np.ndarray, ids: np.ndarray) -> None:
+        slots = self._first_slots(hashes)
+        mask = len(self.keys) - 1
+        pending = np.arange(hashes.size)
+        if self.size == 0:
+            pending = self._place_in_empty(hashes, ids, slots)
+        while pending.size:
+            free = self.values[slots[pending]] < 0
+            candidates = pending[free]
+            # Of several hashes that want the same free slot, the first takes it.
+            _, winners = np.unique(slots[candidates], return_index=True)
+            placed = candidates[winners]
+            self.keys[slots[placed]] = hashes[placed]
+            self.values[slots[placed]] = ids[placed]
+            left = np.ones(hashes.size, dtype=bool)
+            left[placed] = False
+            pending = pending[left[pending]]
+            slots[pending] = (slots[pending] + 1) & mask
+
+    def _place_in_empty(self, hashes: np.ndarray, ids: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Place hashes in an empty table at once, and return the indices of those that wrap past the end.
+
+        Inserting the hashes one by one in order of their first slot puts each
+        at the first free slot from there on: slot i of that order becomes
+        max(first slot, previous slot + 1), a running maximum.
+        """
+        order = np.argsort(slots, kind="stable")
+        steps = np.arange(order.size)
+        final = np.maximum.accumulate(slots[order] - steps) + steps
+        fits = final < len(self.keys)
+        placed = order[fits]
+        self.keys[final[fits]] = hashes[placed]
+        self.values[final[fits]] = ids[placed]
+        return np.sort(order[~fits])
+
+    def _grow(self, needed: int) -> None:
+        occupied = self.values >= 0
+        keys, values = self.keys[occupied], self.values[occupied]
+        while (1 << self.bits) < 2 * needed:
+            self.bits += 1
+        self.keys = np.zeros(1 << self.bits, dtype=np.uint64)
+        self.values = np.full(1 << self.bits, -1, dtype=INDEX_DTYPE)
+        size, self.size = self.size, 0
+        self._place(keys, values)
+        self.size = size

@@ -1,0 +1,39 @@
+"""The NumPy hash table finds every inserted key and no other."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logreg_cli.hashtable import IdTable, scramble
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**40), max_size=300, unique=True), min_size=1, max_size=4), st.integers(1, 6))
+def test_inserts_then_lookups(batches: list[list[int]], bits: int) -> None:
+    table = IdTable(bits=bits)
+    inserted: dict[int, int] = {}
+    for batch in batches:
+        new = [key for key in batch if key not in inserted]
+        table.insert(scramble(np.array(new, dtype=np.int64)))
+        for key in new:
+            inserted[key] = len(inserted)
+    keys = np.array(sorted(inserted) + [2**41, 2**41 + 1], dtype=np.int64)
+    expected = np.array([inserted.get(key, -1) for key in keys.tolist()])
+    np.testing.assert_array_equal(table.lookup(scramble(keys)), expected)
+
+
+def test_colliding_first_slots() -> None:
+    # Hashes whose top bits are equal share a first slot, and some wrap past the last slot.
+    hashes = (np.arange(40, dtype=np.uint64) | np.uint64(0xFFFF000000000000))
+    table = IdTable(bits=4)
+    table.insert(hashes[:20])
+    table.insert(hashes[20:])
+    np.testing.assert_array_equal(table.lookup(hashes), np.arange(40))
+    assert table.lookup(np.array([7], dtype=np.uint64))[0] == -1
+
+
+def test_scramble_is_one_to_one() -> None:
+    keys = np.arange(100_000, dtype=np.int64)
+    assert np.unique(scramble(keys)).size == keys.size

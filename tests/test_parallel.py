@@ -1,0 +1,61 @@
+"""Threads give the same results as one thread."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from logreg_cli import parallel
+from logreg_cli.config import FeaturizerConfig
+from logreg_cli.errors import ConfigError
+from logreg_cli.featurize import TRANSFORM_CHUNK, Featurizer
+
+
+def test_thread_count_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGREG_THREADS", "3")
+    assert parallel.thread_count() == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", ""])
+def test_thread_count_invalid(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LOGREG_THREADS", value)
+    with pytest.raises(ConfigError, match="LOGREG_THREADS"):
+        parallel.thread_count()
+
+
+def test_map_keeps_order_and_nests(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGREG_THREADS", "4")
+
+    def inner(value: int) -> list[int]:
+        return list(parallel.map_in_threads(lambda x: x * value, range(5)))
+
+    results = list(parallel.map_in_threads(inner, range(10)))
+    assert results == [[x * value for x in range(5)] for value in range(10)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.int64, st.integers(0, 3000), elements=st.integers(-50, 50)), st.integers(1, 5))
+def test_sort_in_threads_matches_sort(values: np.ndarray, threads: int) -> None:
+    expected = np.sort(values)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOGREG_THREADS", str(threads))
+        patch.setattr(parallel, "_MIN_PARALLEL_SORT", 0)
+        parallel.sort_in_threads(values)
+    np.testing.assert_array_equal(values, expected)
+
+
+def test_transform_same_with_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["the cat sat on the mat", "dogs don't like 3.14 cats", "naïve café owners", "c++ and c# code"]
+    documents = [f"{base[index % 4]} {index % 7}" for index in range(2 * TRANSFORM_CHUNK + 5)]
+    featurizer = Featurizer(FeaturizerConfig(ngram_max=3)).fit(documents[:50])
+    results = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("LOGREG_THREADS", threads)
+        results.append(featurizer.transform(documents))
+    single, threaded = results
+    np.testing.assert_array_equal(single.indptr, threaded.indptr)
+    np.testing.assert_array_equal(single.indices, threaded.indices)
+    np.testing.assert_array_equal(single.data, threaded.data)

@@ -278,17 +278,22 @@ class Featurizer:
         row_starts = indptr[:-1]
         data[row_starts] = 1.0
         indices[row_starts] = 0
-        if ngrams is not None:
-            # Each n-gram value moves from its place in ``ngrams`` to just after its row's bias feature.
-            positions = np.repeat(row_starts + 1 - ngrams.indptr[:-1], ngram_lengths) + np.arange(ngrams.nnz)
-            data[positions] = ngrams.data
-            indices[positions] = ngrams.indices + 1
+        hand_positions = None
         if handcrafted is not None:
             rows, columns = np.nonzero(handcrafted)
             firsts = np.concatenate(([0], np.cumsum(handcrafted_lengths)[:-1]))
-            positions = row_starts[rows] + 1 + ngram_lengths[rows] + (np.arange(rows.size) - firsts[rows])
-            data[positions] = handcrafted[rows, columns]
-            indices[positions] = 1 + n_ngrams + columns
+            hand_positions = row_starts[rows] + 1 + ngram_lengths[rows] + (np.arange(rows.size) - firsts[rows])
+            data[hand_positions] = handcrafted[rows, columns]
+            indices[hand_positions] = 1 + n_ngrams + columns
+        if ngrams is not None:
+            # The n-gram values fill every slot that is neither a bias feature nor a hand-written
+            # feature, in order. A mask of those slots costs less memory than an index per value.
+            is_ngram = np.ones(data.size, dtype=bool)
+            is_ngram[row_starts] = False
+            if hand_positions is not None:
+                is_ngram[hand_positions] = False
+            data[is_ngram] = ngrams.data
+            indices[is_ngram] = ngrams.indices + 1
         return CSRMatrix(data, indices, indptr, (n_documents, self.n_features))
 
     def _state_arrays(self) -> dict[str, np.ndarray]:

@@ -320,42 +320,57 @@ def csr_from_pairs(levels: list[tuple[KeyPairs, np.ndarray]], extra: tuple[np.nd
     n_rows, n_columns : int
         Shape of the matrix.
     """
-    rows, columns, counts = [], [], []
+    pieces = []
     for pairs, key_columns in levels:
         pair_columns = np.repeat(key_columns, np.diff(pairs.starts))
-        known = pair_columns >= 0
-        rows.append(pairs.rows[known])
-        columns.append(pair_columns[known])
-        counts.append(pairs.counts[known])
+        if (key_columns >= 0).all():
+            pieces.append((pairs.rows, pair_columns, pairs.counts))
+        else:
+            known = pair_columns >= 0
+            pieces.append((pairs.rows[known], pair_columns[known], pairs.counts[known]))
     if extra is not None:
-        rows.append(extra[0])
-        columns.append(extra[1])
-        counts.append(np.asarray(extra[2]).astype(INDEX_DTYPE))
-    return sorted_csr(np.concatenate(rows), np.concatenate(columns), np.concatenate(counts), n_rows, n_columns)
+        pieces.append((extra[0], extra[1], np.asarray(extra[2]).astype(INDEX_DTYPE)))
+    return sorted_csr(pieces, n_rows, n_columns)
 
 
-def sorted_csr(rows: np.ndarray, columns: np.ndarray, counts: np.ndarray, n_rows: int, n_columns: int) -> CSRMatrix:
-    """Build a CSR matrix, columns ascending in each row, from distinct (row, column) entries.
+def sorted_csr(pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_rows: int, n_columns: int) -> CSRMatrix:
+    """Build a CSR matrix, columns ascending in each row, from pieces of distinct (row, column) entries.
 
-    ``counts`` are non-negative integers. When row, column and count fit in
-    63 bits side by side, one ``np.sort`` of the packed entries orders them
-    and carries the counts along. For the 9 million entries of IMDb's word
-    bigrams that took 1.1 s where regrouping the pairs by column and a stable
-    radix sort by row took 1.8 s (both under line_profiler).
+    Each piece is ``(rows, columns, counts)`` with non-negative integer
+    counts, and no (row, column) may appear twice. When row, column and count
+    fit in 63 bits side by side, one ``np.sort`` of the packed entries orders
+    them and carries the counts along. For the 9 million entries of IMDb's
+    word bigrams that took 1.1 s where regrouping the pairs by column and a
+    stable radix sort by row took 1.8 s (both under line_profiler). Fresh
+    memory is slow to touch on some virtual machines, so the packed array is
+    reused for the column indices.
     """
+    total = sum(piece[0].size for piece in pieces)
     indptr = np.zeros(n_rows + 1, dtype=INDEX_DTYPE)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    row_counts = np.zeros(n_rows, dtype=INDEX_DTYPE)
+    for rows, _, _ in pieces:
+        row_counts += np.bincount(rows, minlength=n_rows)
+    np.cumsum(row_counts, out=indptr[1:])
     column_bits = max(n_columns - 1, 0).bit_length()
-    count_bits = int(counts.max()).bit_length() if counts.size else 0
-    if max(n_rows - 1, 0).bit_length() + column_bits + count_bits <= 63:
-        packed = (((rows << column_bits) | columns) << count_bits) | counts
-        sort_in_threads(packed)
-        values = (packed & ((1 << count_bits) - 1)).astype(np.float64)
-        indices = (packed >> count_bits) & ((1 << column_bits) - 1)
-    else:
+    count_bits = max((int(counts.max()).bit_length() for _, _, counts in pieces if counts.size), default=0)
+    if max(n_rows - 1, 0).bit_length() + column_bits + count_bits > 63:
+        rows, columns, counts = (np.concatenate(parts) for parts in zip(*pieces))
         order = np.lexsort((columns, rows))
-        values, indices = counts[order].astype(np.float64), columns[order]
-    return CSRMatrix(values, indices.astype(INDEX_DTYPE, copy=False), indptr, (n_rows, n_columns))
+        return CSRMatrix(counts[order].astype(np.float64), columns[order].astype(INDEX_DTYPE), indptr, (n_rows, n_columns))
+    packed = np.empty(total, dtype=np.int64)
+    offset = 0
+    for rows, columns, counts in pieces:
+        view = packed[offset : offset + rows.size]
+        np.left_shift(rows, column_bits + count_bits, out=view)
+        view |= columns << count_bits
+        view |= counts
+        offset += rows.size
+    sort_in_threads(packed)
+    values = np.empty(total)
+    np.bitwise_and(packed, (1 << count_bits) - 1, out=values, casting="unsafe")
+    packed >>= count_bits
+    packed &= (1 << column_bits) - 1
+    return CSRMatrix(values, packed, indptr, (n_rows, n_columns))
 
 
 def count_entries(rows: np.ndarray, columns: np.ndarray, extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
@@ -380,7 +395,5 @@ def count_entries(rows: np.ndarray, columns: np.ndarray, extra: tuple[np.ndarray
         indptr = np.zeros(n_rows + 1, dtype=INDEX_DTYPE)
         np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
         return CSRMatrix(counts.astype(np.float64), columns.astype(INDEX_DTYPE), indptr, (n_rows, n_columns))
-    rows = np.concatenate([rows, extra[0]])
-    columns = np.concatenate([columns, extra[1]])
-    counts = np.concatenate([counts, np.asarray(extra[2])]).astype(INDEX_DTYPE)
-    return sorted_csr(rows, columns, counts, n_rows, n_columns)
+    return sorted_csr([(rows, columns, counts), (extra[0], extra[1], np.asarray(extra[2]).astype(INDEX_DTYPE))],
+                      n_rows, n_columns)

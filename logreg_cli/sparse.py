@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from logreg_cli.parallel import map_in_threads
+
 INDEX_DTYPE = np.int64
 # Stored values times weight columns multiplied at once in ``dot``: bounds its temporary memory (8 bytes each).
 DOT_BLOCK_VALUES = 1 << 21
+# Below this many stored values, threads cost more than they save (a minibatch step, for one).
+PARALLEL_MIN_VALUES = 1 << 18
 
 
 def _width(weights: np.ndarray) -> int:
@@ -55,32 +59,50 @@ class CSRMatrix:
         return self._row_ids
 
     def dot(self, weights: np.ndarray) -> np.ndarray:
-        """Multiply by dense ``weights`` of shape ``(n_columns,)`` or ``(n_columns, k)``."""
+        """Multiply by dense ``weights`` of shape ``(n_columns,)`` or ``(n_columns, k)``.
+
+        Blocks of rows run on several threads.
+        """
         out = np.zeros((self.n_rows,) + weights.shape[1:], dtype=np.result_type(self.data, weights))
         # Rows go in blocks so that the (values, k) products of a block stay small.
         block_rows = max(1, int(self.n_rows * DOT_BLOCK_VALUES / max(1, self.nnz * _width(weights))))
-        for start in range(0, self.n_rows, block_rows):
+
+        def multiply(start: int) -> None:
             stop = min(start + block_rows, self.n_rows)
             begin, end = self.indptr[start], self.indptr[stop]
             if begin == end:
-                continue
+                return
             data, indices = self.data[begin:end], self.indices[begin:end]
             products = data * weights[indices] if weights.ndim == 1 else data[:, None] * weights[indices]
             starts = self.indptr[start:stop] - begin
             non_empty = self.indptr[start:stop] < self.indptr[start + 1 : stop + 1]
             # reduceat on an empty segment returns the next element instead of 0, so empty rows are skipped.
             out[start:stop][non_empty] = np.add.reduceat(products, starts[non_empty], axis=0)
+
+        for _ in map_in_threads(multiply, range(0, self.n_rows, block_rows)):
+            pass
         return out
 
     def transpose_dot(self, values: np.ndarray) -> np.ndarray:
-        """Return ``X.T @ values`` for dense ``values`` of shape ``(n_rows,)`` or ``(n_rows, k)``."""
+        """Return ``X.T @ values`` for dense ``values`` of shape ``(n_rows,)`` or ``(n_rows, k)``.
+
+        For a large matrix the columns of ``values`` (labels) are summed on several threads at once.
+        """
         rows = self.row_ids()
         if values.ndim == 1:
             return np.bincount(self.indices, weights=self.data * values[rows], minlength=self.n_columns)
-        out = np.empty((self.n_columns, values.shape[1]), dtype=np.float64)
-        for column in range(values.shape[1]):  # a loop over labels, not over documents
-            out[:, column] = np.bincount(self.indices, weights=self.data * values[rows, column], minlength=self.n_columns)
-        return out
+        by_label = np.ascontiguousarray(values.T)
+
+        def label_sums(label: int) -> np.ndarray:
+            return np.bincount(self.indices, weights=self.data * by_label[label][rows], minlength=self.n_columns)
+
+        labels = range(values.shape[1])  # a loop over labels, not over documents
+        if self.nnz < PARALLEL_MIN_VALUES:
+            out = np.empty((self.n_columns, values.shape[1]))
+            for label in labels:
+                out[:, label] = label_sums(label)
+            return out
+        return np.stack(list(map_in_threads(label_sums, labels)), axis=1)
 
     def transpose_dot_compact(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(columns, X.T @ values)`` restricted to the columns that hold a value.

@@ -38,7 +38,19 @@ from logreg_cli.thresholds import format_threshold_report, set_threshold
 
 logger = logging.getLogger("logreg_cli")
 
-EXIT_INTERRUPTED = 130
+# The signal that stopped the run: Ctrl-C (SIGINT) unless SIGTERM arrived. The exit code is 128 + its number.
+_stop_signal = signal.SIGINT
+
+
+def _interrupted_exit_code() -> int:
+    return 128 + int(_stop_signal)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """Handle SIGTERM like Ctrl-C, so that training saves its best epoch and no temporary file is left."""
+    global _stop_signal
+    _stop_signal = signal.Signals(signum)
+    raise KeyboardInterrupt
 
 
 class ReportedError(click.ClickException):
@@ -61,7 +73,7 @@ class LogregGroup(click.Group):
         except LogregError as error:
             raise ReportedError(str(error)) from None
         except KeyboardInterrupt:
-            raise ReportedError("interrupted", EXIT_INTERRUPTED) from None
+            raise ReportedError("interrupted", _interrupted_exit_code()) from None
         except BrokenPipeError:
             # The reader of stdout went away (for example `| head`): stop quietly, and keep Python
             # from reporting the failed flush of stdout at exit.
@@ -260,18 +272,18 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
         outcome = train_from_config(config, show_progress=_show_progress(ctx), on_epoch=report_epoch, resume=resume)
     except KeyboardInterrupt:
         # Ctrl-C while reading or featurizing, before train() took over the handling of Ctrl-C.
-        raise ReportedError("interrupted before the first epoch ended; no model was written", EXIT_INTERRUPTED) from None
+        raise ReportedError("interrupted before the first epoch ended; no model was written", _interrupted_exit_code()) from None
     result = outcome.result
     if result.interrupted:
         if result.best_epoch == 0:
-            raise ReportedError(f"interrupted during epoch 1; no model was written", EXIT_INTERRUPTED)
+            raise ReportedError(f"interrupted during epoch 1; no model was written", _interrupted_exit_code())
         if output is not None:
             outcome.model.save(output)
             raise ReportedError(
                 f"interrupted during epoch {len(result.history) + 1}; saved the weights of epoch {result.best_epoch} to {output}",
-                EXIT_INTERRUPTED,
+                _interrupted_exit_code(),
             )
-        raise ReportedError(f"interrupted during epoch {len(result.history) + 1}", EXIT_INTERRUPTED)
+        raise ReportedError(f"interrupted during epoch {len(result.history) + 1}", _interrupted_exit_code())
     logger.info("%s; kept the weights of epoch %d", result.stop_reason, result.best_epoch)
     if output is not None:
         outcome.model.save(output)
@@ -418,7 +430,7 @@ def run_command(ctx: click.Context, config_path: str | None, overrides: tuple[st
     training = outcome.training.result
     if training.interrupted:
         raise ReportedError(f"interrupted during epoch {len(training.history) + 1}; "
-                            f"wrote the run with the weights of epoch {training.best_epoch}", EXIT_INTERRUPTED)
+                            f"wrote the run with the weights of epoch {training.best_epoch}", _interrupted_exit_code())
 
 
 @main.command(short_help="Train every combination of settings.")
@@ -538,6 +550,7 @@ def run() -> None:
         # A shell without job control starts `logreg train ... &` with SIGINT ignored, so `kill -INT`
         # would do nothing. Ctrl-C is how a user stops training and keeps the best epoch, so take it back.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
     # Input is read as UTF-8 whatever the locale, so write output the same way: a label such as
     # "café" must not crash predict under LANG=C. Messages on stderr never fail to encode.
     if hasattr(sys.stdout, "reconfigure"):

@@ -73,8 +73,12 @@ def map_in_threads(function: Callable[[Item], Result], items: Iterable[Item]) ->
         _state.in_worker = True
         return function(item)
 
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="logreg") as executor:
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="logreg")
+    try:
         yield from executor.map(run, items)
+    finally:
+        # On Ctrl-C or an error, drop the items not started yet instead of waiting for all of them.
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def sort_in_threads(values: np.ndarray) -> None:

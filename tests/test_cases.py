@@ -900,8 +900,9 @@ def write_long_training_case(folder: Path, extra_tokens: int = 0) -> tuple[Path,
     return train, config
 
 
-def interrupt_training(folder: Path, model: Path, wait_for: str, extra_tokens: int = 0) -> tuple[int, float, list[str]]:
-    """Start training, send SIGINT once a stderr line contains ``wait_for``, and return the exit code,
+def interrupt_training(folder: Path, model: Path, wait_for: str, extra_tokens: int = 0,
+                       stop: signal.Signals = signal.SIGINT) -> tuple[int, float, list[str]]:
+    """Start training, send ``stop`` once a stderr line contains ``wait_for``, and return the exit code,
     the seconds from the signal to the exit, and the stderr lines written after the signal.
 
     The seconds are returned for debugging only: tests never assert times, and the 30-second wait is a
@@ -915,7 +916,7 @@ def interrupt_training(folder: Path, model: Path, wait_for: str, extra_tokens: i
                 break
         else:
             pytest.fail(f"training ended before writing {wait_for!r}")
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         sent = time.monotonic()
         after = process.stderr.read().splitlines()
         returncode = process.wait(timeout=30)
@@ -1171,3 +1172,16 @@ def test_repeated_cycles_keep_memory_flat(tmp_path, tiny_corpus):
 
     # Caches fill during the first cycles; after that a leak of even one corpus per cycle would show.
     assert sizes[-1] - sizes[9] < 64 * 1024
+
+
+
+def test_sigterm_saves_best_epoch(tmp_path, pipe_model):
+    model = tmp_path / "model.npz"
+
+    returncode, seconds, after = interrupt_training(tmp_path, model, "epoch    1  train_loss", stop=signal.SIGTERM)
+
+    assert returncode == 143
+    assert len(after) == 1
+    assert re.fullmatch(r"error: interrupted during epoch \d+; saved the weights of epoch \d+ to .*model\.npz", after[0])
+    assert LogisticModel.load(model).featurizer.n_features > 300
+    assert temporary_files(tmp_path) == []

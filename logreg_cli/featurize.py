@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from logreg_cli.bytetokens import stream_from_documents
+from logreg_cli.bytetokens import stream_from_documents, token_hashes
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.handcrafted import HandcraftedFeatures, load_handcrafted, read_token_file
@@ -37,7 +37,8 @@ from logreg_cli.vocabulary import NgramVocabulary, fit_vocabulary
 logger = logging.getLogger(__name__)
 
 # Documents featurized at once by Featurizer.transform: bounds the memory of the token arrays.
-TRANSFORM_CHUNK = 4096
+# With 2,048 rows (11 bits) and up to 2^21 columns, ngrams.count_entries sorts 32-bit keys.
+TRANSFORM_CHUNK = 2048
 
 BIAS_FEATURE = "<bias>"
 
@@ -141,11 +142,19 @@ class Featurizer:
     def tokenize(self, text: str) -> list[str]:
         return self._tokenize(text)
 
+    def _uses_byte_tokens(self) -> bool:
+        settings = self.settings
+        return settings.token_pattern is None and not (settings.replace_numbers or settings.replace_urls)
+
+    def _looks_up_token_hashes(self) -> bool:
+        """Tell whether transform can skip the token strings: word n-grams of a vocabulary, and nothing that reads tokens."""
+        return (self._uses_byte_tokens() and self.ngrams is not None and self.ngrams.char_range is None
+                and not self.stop_words and not self.handcrafted.n_features)
+
     def _token_stream(self, documents: Sequence[str]) -> TokenStream:
         """Tokenize ``documents``; the default tokenizer works on bytes for most ASCII text (``bytetokens.py``)."""
-        settings = self.settings
-        if settings.token_pattern is None and not (settings.replace_numbers or settings.replace_urls):
-            return stream_from_documents(documents, self._tokenize, lowercase=settings.lowercase)
+        if self._uses_byte_tokens():
+            return stream_from_documents(documents, self._tokenize, lowercase=self.settings.lowercase)
         return TokenStream.from_token_lists(list(map(self._tokenize, documents)))
 
     def fit(self, documents: Sequence[str], *, source: str = "the training corpus") -> Featurizer:
@@ -177,7 +186,7 @@ class Featurizer:
         if not self.fitted:
             raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
         if self.ngrams is not None:
-            self.ngrams.prepare_lookups()  # once, before the threads share them
+            self.ngrams.prepare_lookups(with_token_hashes=self._looks_up_token_hashes())  # once, before the threads share them
         chunks = [documents[start : start + TRANSFORM_CHUNK] for start in range(0, max(len(documents), 1), TRANSFORM_CHUNK)]
         blocks, unknown = [], 0
         for block, block_unknown in map_in_threads(self._transform_chunk, chunks):
@@ -189,6 +198,13 @@ class Featurizer:
 
     def _transform_chunk(self, documents: Sequence[str]) -> tuple[CSRMatrix, int]:
         """Featurize one chunk; also return how many of its documents have tokens but no known n-gram."""
+        if self._looks_up_token_hashes():
+            # Word n-grams only: look the token hashes up in the vocabulary, without decoding any token.
+            hashes, lengths = token_hashes(documents, self._tokenize, lowercase=self.settings.lowercase)
+            rows = np.repeat(np.arange(len(documents), dtype=INDEX_DTYPE), lengths)
+            counts = self.ngrams.count_token_ids(self.ngrams.token_ids_of_hashes(hashes), rows, len(documents))
+            unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (lengths > 0)))
+            return self._assemble(documents, None, counts), unknown
         stream = self._token_stream(documents)
         counts = None
         unknown = 0
@@ -256,8 +272,11 @@ class Featurizer:
             matrix = CSRMatrix(data / norms[matrix.row_ids()], counts.indices, counts.indptr, counts.shape)
         return matrix
 
-    def _assemble(self, documents: Sequence[str], stream: TokenStream, counts: CSRMatrix | None) -> CSRMatrix:
-        """Put the bias feature, the n-gram values and the hand-written values side by side."""
+    def _assemble(self, documents: Sequence[str], stream: TokenStream | None, counts: CSRMatrix | None) -> CSRMatrix:
+        """Put the bias feature, the n-gram values and the hand-written values side by side.
+
+        ``stream`` may be None when there are no hand-written features, which are the only ones that read it.
+        """
         n_documents = len(documents)
         n_ngrams = self.n_ngram_features
         ngram_lengths = np.zeros(n_documents, dtype=INDEX_DTYPE)

@@ -25,6 +25,7 @@ import numpy as np
 
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import DataError, ModelFileError
+from logreg_cli.bytetokens import hash_tokens
 from logreg_cli.hashtable import IdTable, scramble
 from logreg_cli.io import arrays_to_strings, strings_to_arrays
 from logreg_cli.ngrams import (
@@ -34,6 +35,7 @@ from logreg_cli.ngrams import (
     count_entries,
     count_pairs,
     csr_from_pairs,
+    ngram_starts,
     expand_rows,
     sorted_unique,
     sum_entries,
@@ -98,41 +100,67 @@ class NgramVocabulary:
         N-grams outside the vocabulary are ignored.
         """
         tables = self._lookup_tables()
-        n_documents = stream.n_documents
-        n_tokens = max(len(self.tokens), 1)
         token_ids = np.fromiter(map(tables["token_index"].get, stream.tokens, repeat(-1)),
                                 dtype=INDEX_DTYPE, count=len(stream.tokens))[stream.ids]
+        rows, columns = self._word_entries(token_ids, stream.rows)
+        extra = None
+        if self.char_range is not None:
+            char_index = tables["char_index"]
+            char_table = char_ngram_table(stream.tokens, *self.char_range, lambda gram: char_index.get(gram, -1))
+            extra = _char_entries(stream, char_table, self.n_columns)
+        return count_entries(rows, columns, extra, stream.n_documents, self.n_columns)
+
+    def count_token_ids(self, token_ids: np.ndarray, rows: np.ndarray, n_documents: int) -> CSRMatrix:
+        """Count the word n-grams of documents given as indices into ``tokens`` (-1 for other tokens).
+
+        ``rows`` is the document of each position, non-decreasing. Only for
+        vocabularies without character n-grams.
+        """
+        assert self.char_range is None
+        entry_rows, columns = self._word_entries(token_ids, rows)
+        return count_entries(entry_rows, columns, None, n_documents, self.n_columns)
+
+    def _word_entries(self, token_ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the (row, column) of every word n-gram occurrence that is in the vocabulary."""
+        tables = self._lookup_tables()
+        n_tokens = max(len(self.tokens), 1)
         # Every known position gets the column of its n-gram by table lookups, without sorting by n-gram.
         starts = np.flatnonzero(token_ids >= 0)
         columns = tables["unigram_columns"][token_ids[starts]]
-        rows = [stream.rows[starts[columns >= 0]]]
+        found_rows = [rows[starts[columns >= 0]]]
         found_columns = [columns[columns >= 0]]
         level_ids = token_ids
         for n, table, level_columns in zip(range(2, self.ngram_max + 1), tables["prefix_tables"], tables["level_columns"]):
             if table.size == 0:
                 break  # no vocabulary n-gram is this long
             # The n-gram at a start is known when its (n - 1)-token prefix and its last token are known.
-            starts = stream.ngram_starts(starts, n)
+            starts = ngram_starts(rows, starts, n)
             last = token_ids[starts + (n - 1)]
             starts, last = starts[last >= 0], last[last >= 0]
             slots = table.lookup(scramble(level_ids[starts] * n_tokens + last))
             starts, slots = starts[slots >= 0], slots[slots >= 0]
             columns = level_columns[slots]
-            rows.append(stream.rows[starts[columns >= 0]])
+            found_rows.append(rows[starts[columns >= 0]])
             found_columns.append(columns[columns >= 0])
             if n < self.ngram_max:
                 level_ids = np.full(token_ids.size, -1, dtype=INDEX_DTYPE)
                 level_ids[starts] = slots
-        extra = None
-        if self.char_range is not None:
-            char_index = tables["char_index"]
-            char_table = char_ngram_table(stream.tokens, *self.char_range, lambda gram: char_index.get(gram, -1))
-            extra = _char_entries(stream, char_table, self.n_columns)
-        return count_entries(np.concatenate(rows), np.concatenate(found_columns), extra, n_documents, self.n_columns)
+        return np.concatenate(found_rows), np.concatenate(found_columns)
 
-    def prepare_lookups(self) -> None:
-        """Build the lookup tables of :meth:`count_matrix` now, so that threads can share them."""
+    def token_ids_of_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """Return the index into ``tokens`` of each token hash of ``bytetokens``, or -1 for other tokens."""
+        tables = self._lookup_tables()
+        if "token_hashes" not in tables:
+            table = IdTable()
+            table.insert(hash_tokens(self.tokens))
+            tables["token_hashes"] = table
+        return tables["token_hashes"].lookup(hashes)
+
+    def prepare_lookups(self, *, with_token_hashes: bool = False) -> None:
+        """Build the lookup tables of the counting methods now, so that threads can share them."""
         self._lookup_tables()
+        if with_token_hashes:
+            self.token_ids_of_hashes(np.zeros(0, dtype=np.uint64))
 
     def _lookup_tables(self) -> dict:
         """Build (once) the arrays that map token ids and n-gram prefixes to columns."""

@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logreg_cli.bytetokens import stream_from_documents
+from logreg_cli.bytetokens import hash_tokens, stream_from_documents, token_hashes
+from logreg_cli.config import FeaturizerConfig
 from logreg_cli.data import read_corpus
+from logreg_cli.featurize import Featurizer
 from logreg_cli.ngrams import TokenStream
 from logreg_cli.tokenize import make_tokenizer
 
@@ -70,3 +72,23 @@ def test_real_corpora(name: str) -> None:
     directory = corpus_dir(name)
     documents = read_corpus(str(directory / "test.tsv")).documents
     assert_same_stream(documents)
+
+
+@pytest.mark.parametrize("ngram_max", [1, 2, 3])
+def test_transform_by_hashes_matches_strings(monkeypatch: pytest.MonkeyPatch, ngram_max: int) -> None:
+    documents = ["Don't stop at 3.14, c++ fans", "naïve café", "the the the cat", "", "x y z x y", "1,000 cats' toys"]
+    featurizer = Featurizer(FeaturizerConfig(ngram_max=ngram_max)).fit(documents[:4])
+    assert featurizer._looks_up_token_hashes()
+    by_hashes = featurizer.transform(documents)
+    monkeypatch.setattr(Featurizer, "_looks_up_token_hashes", lambda self: False)
+    by_strings = featurizer.transform(documents)
+    np.testing.assert_array_equal(by_hashes.indptr, by_strings.indptr)
+    np.testing.assert_array_equal(by_hashes.indices, by_strings.indices)
+    np.testing.assert_array_equal(by_hashes.data, by_strings.data)
+
+
+def test_hash_tokens_matches_documents() -> None:
+    tokens = ["don't", "3.14", "café", "c++", "x"]
+    hashes, lengths = token_hashes([" ".join(tokens)], make_tokenizer(), lowercase=True)
+    np.testing.assert_array_equal(lengths, [5])
+    np.testing.assert_array_equal(hashes, hash_tokens(tokens))

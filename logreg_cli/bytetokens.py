@@ -28,7 +28,6 @@ bound), and tests/test_bytetokens.py compares both streams on the real corpora.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -310,14 +309,22 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-@functools.cache
+# The largest tables of _powers made so far; smaller requests take a slice of them.
+_power_tables: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64))
+
+
 def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return BASE**i and BASE**-i modulo 2^64 for i below ``size``."""
-    powers = np.full(size, _BASE, dtype=np.uint64)
-    powers[0] = 1
-    inverse = np.full(size, _BASE_INVERSE, dtype=np.uint64)
-    inverse[0] = 1
-    return np.cumprod(powers, dtype=np.uint64), np.cumprod(inverse, dtype=np.uint64)
+    """Return BASE**i and BASE**-i modulo 2^64 for i below ``size`` (at least; the arrays may be longer)."""
+    global _power_tables
+    if _power_tables[0].size < size:
+        size = _round_up(size)
+        powers = np.full(size, _BASE, dtype=np.uint64)
+        powers[0] = 1
+        inverse = np.full(size, _BASE_INVERSE, dtype=np.uint64)
+        inverse[0] = 1
+        # Threads may both build the tables; either result is the same.
+        _power_tables = (np.cumprod(powers, dtype=np.uint64), np.cumprod(inverse, dtype=np.uint64))
+    return _power_tables
 
 
 def _hash_runs(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -335,7 +342,7 @@ def _hash_runs(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
         stop = int(np.searchsorted(ends, base + CHUNK_BYTES, side="right"))
         stop = max(stop, first + 1)
         end = int(ends[stop - 1])
-        powers, inverse = _powers(_round_up(end - base))
+        powers, inverse = _powers(end - base)
         prefix = np.zeros(end - base + 1, dtype=np.uint64)
         np.cumsum(text[base:end] * powers[: end - base], out=prefix[1:])
         local_starts = starts[first:stop] - base
@@ -351,5 +358,8 @@ def _hash_runs(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
 
 
 def _round_up(size: int) -> int:
-    """Round up to a power of two, at least CHUNK_BYTES, so that _powers caches few sizes."""
-    return max(CHUNK_BYTES, 1 << max(size - 1, 0).bit_length())
+    """Round up to a power of two, at least 4096, so that _powers rebuilds its tables a few times at most.
+
+    Small inputs get small tables: the tables for CHUNK_BYTES take 32 MB.
+    """
+    return max(4096, 1 << max(size - 1, 0).bit_length())

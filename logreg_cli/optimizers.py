@@ -162,15 +162,13 @@ class AdaptiveOptimizer:
             documents, the progressive training loss.
         """
         order = rng.permutation(X.n_rows)
-        X, y = X.take_rows(order), y[order]
-        if sample_weights is not None:
-            sample_weights = sample_weights[order]
         loss_sum = 0.0
         for start in tqdm(range(0, X.n_rows, self.batch_size), disable=not show_progress, leave=False,
                           desc=f"epoch {epoch}", unit="batch"):
-            stop = start + self.batch_size
-            batch_weights = None if sample_weights is None else sample_weights[start:stop]
-            loss_sum += self._step(working, X.slice_rows(start, stop), y[start:stop], batch_weights)
+            # Gathering each batch's rows spares a shuffled copy of the whole matrix per epoch.
+            rows = order[start : start + self.batch_size]
+            batch_weights = None if sample_weights is None else sample_weights[rows]
+            loss_sum += self._step(working, X.take_rows(rows), y[rows], batch_weights)
         return loss_sum
 
     def bring_up_to_date(self, working: np.ndarray, features: np.ndarray | None = None) -> None:

@@ -19,6 +19,8 @@ INDEX_DTYPE = np.int64
 DOT_BLOCK_VALUES = 1 << 21
 # Below this many stored values, threads cost more than they save (a minibatch step, for one).
 PARALLEL_MIN_VALUES = 1 << 18
+# Ranges of stored values that ``transpose_dot`` sums separately (on threads) for a large matrix.
+TRANSPOSE_DOT_RANGES = 4
 
 
 def _width(weights: np.ndarray) -> int:
@@ -90,7 +92,18 @@ class CSRMatrix:
         """
         rows = self.row_ids()
         if values.ndim == 1:
-            return np.bincount(self.indices, weights=self.data * values[rows], minlength=self.n_columns)
+            if self.nnz < PARALLEL_MIN_VALUES:
+                return np.bincount(self.indices, weights=self.data * values[rows], minlength=self.n_columns)
+            # Each thread sums the products of a range of stored values, and the ranges' sums are added.
+            # The ranges do not depend on the number of threads, so neither does the rounding.
+            bounds = np.linspace(self.indptr[0], self.indptr[-1], TRANSPOSE_DOT_RANGES + 1).astype(INDEX_DTYPE)
+
+            def range_sums(piece: tuple[int, int]) -> np.ndarray:
+                begin, end = piece
+                products = self.data[begin:end] * values[rows[begin - self.indptr[0]:end - self.indptr[0]]]
+                return np.bincount(self.indices[begin:end], weights=products, minlength=self.n_columns)
+
+            return sum(map_in_threads(range_sums, list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))))
         by_label = np.ascontiguousarray(values.T)
 
         def label_sums(label: int) -> np.ndarray:

@@ -59,3 +59,24 @@ def test_transform_same_with_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     np.testing.assert_array_equal(single.indptr, threaded.indptr)
     np.testing.assert_array_equal(single.indices, threaded.indices)
     np.testing.assert_array_equal(single.data, threaded.data)
+
+
+def test_training_same_with_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from logreg_cli.config import TrainerConfig
+    from logreg_cli.train import initial_weights, train
+
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{index}" for index in range(500)])
+    documents = [" ".join(rng.choice(words, 60)) for _ in range(3000)]
+    y = np.array([int(document.count("w1 ") > document.count("w2 ")) for document in documents])
+    X = Featurizer(FeaturizerConfig(ngram_max=2)).fit_transform(documents)
+    assert X.nnz > 2**18  # large enough for the threaded products
+    results = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("LOGREG_THREADS", threads)
+        for method in ("lbfgs", "adagrad"):
+            settings = TrainerConfig(method=method, learning_rate=0.5, max_epochs=4, l2=1e-4, patience=0)
+            results.append(train(X, y, initial_weights(X.n_columns, 2, "binary"), settings).weights)
+    for threads_index in (1, 2):
+        for method_index in (0, 1):
+            np.testing.assert_array_equal(results[2 * threads_index + method_index], results[method_index])

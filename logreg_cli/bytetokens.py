@@ -71,9 +71,7 @@ def stream_from_documents(documents: Sequence[str], tokenize: Callable[[str], li
     table = IdTable()
     id_pieces: list[np.ndarray] = []
 
-    ranges = list(_document_chunks(documents))
-    chunks = map_in_threads(lambda bounds: _Chunk(documents[bounds[0]:bounds[1]], tokenize, lowercase), ranges)
-    for (first, stop), chunk in zip(ranges, chunks):
+    for (first, stop), chunk in _tokenized_chunks(documents, tokenize, lowercase):
         lengths[first:stop] = chunk.lengths
         ids = table.lookup(chunk.hashes)
         missing = np.flatnonzero(ids < 0)
@@ -102,23 +100,26 @@ def token_hashes(documents: Sequence[str], tokenize: Callable[[str], list[str]],
     The hashes are those of :func:`hash_tokens`, so a vocabulary can look
     tokens up without decoding them. ``tokenize`` is as for :func:`stream_from_documents`.
     """
-    ranges = list(_document_chunks(documents))
-    chunks = list(map_in_threads(lambda bounds: _Chunk(documents[bounds[0]:bounds[1]], tokenize, lowercase), ranges))
+    chunks = [chunk for _, chunk in _tokenized_chunks(documents, tokenize, lowercase)]
     if not chunks:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=INDEX_DTYPE)
     return np.concatenate([chunk.hashes for chunk in chunks]), np.concatenate([chunk.lengths for chunk in chunks])
 
 
 def hash_tokens(tokens: Sequence[str]) -> np.ndarray:
-    """Return the 64-bit hash of each token, as the tokenizing above computes it.
-
-    Tokens must not be empty or contain a newline, which no token of the default pattern does.
-    """
+    """Return the 64-bit hash of each token, as the tokenizing above computes it."""
     encoded = [token.encode("utf-8", "surrogatepass") for token in tokens]
     text = np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
     starts = _starts(map(len, encoded), len(encoded))
     ends = starts + np.fromiter(map(len, encoded), dtype=INDEX_DTYPE, count=len(encoded))
     return _hash_runs(text, starts, ends)
+
+
+def _tokenized_chunks(documents: Sequence[str], tokenize: Callable[[str], list[str]], lowercase: bool):
+    """Yield ``((first, stop), _Chunk)`` for consecutive ranges of documents, tokenized on several threads."""
+    ranges = list(_document_chunks(documents))
+    chunks = map_in_threads(lambda bounds: _Chunk(documents[bounds[0]:bounds[1]], tokenize, lowercase), ranges)
+    yield from zip(ranges, chunks)
 
 
 def _document_chunks(documents: Sequence[str]):
@@ -314,7 +315,12 @@ _power_tables: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.uint64), np
 
 
 def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return BASE**i and BASE**-i modulo 2^64 for i below ``size`` (at least; the arrays may be longer)."""
+    """Return BASE**i and BASE**-i modulo 2^64 for i below ``size`` (at least; the arrays may be longer).
+
+    NOTE: the tables take 16 bytes per byte of the longest piece hashed so
+    far. Pieces are at most CHUNK_BYTES long unless one token is longer, so
+    a single 100 MB token (a file with no separators) would cost 1.6 GB here.
+    """
     global _power_tables
     if _power_tables[0].size < size:
         size = _round_up(size)

@@ -317,9 +317,8 @@ _power_tables: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.uint64), np
 def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
     """Return BASE**i and BASE**-i modulo 2^64 for i below ``size`` (at least; the arrays may be longer).
 
-    NOTE: the tables take 16 bytes per byte of the longest piece hashed so
-    far. Pieces are at most CHUNK_BYTES long unless one token is longer, so
-    a single 100 MB token (a file with no separators) would cost 1.6 GB here.
+    Pieces are at most CHUNK_BYTES long, even for longer tokens, so the
+    tables stay below 16 bytes times CHUNK_BYTES.
     """
     global _power_tables
     if _power_tables[0].size < size:
@@ -346,7 +345,11 @@ def _hash_runs(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
         base = int(starts[first])
         # Whole tokens only: a piece ends after the last token that ends within CHUNK_BYTES of its start.
         stop = int(np.searchsorted(ends, base + CHUNK_BYTES, side="right"))
-        stop = max(stop, first + 1)
+        if stop == first:
+            # One token longer than CHUNK_BYTES: hash it piece by piece.
+            hashes[first] = _long_token_hash(text, base, int(ends[first]))
+            first += 1
+            continue
         end = int(ends[stop - 1])
         powers, inverse = _powers(end - base)
         prefix = np.zeros(end - base + 1, dtype=np.uint64)
@@ -361,6 +364,21 @@ def _hash_runs(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
     hashes *= _MIX
     hashes ^= hashes >> np.uint64(29)
     return hashes
+
+
+def _long_token_hash(text: np.ndarray, start: int, end: int) -> np.uint64:
+    """Return what _hash_runs computes for ``text[start:end]`` before scrambling, CHUNK_BYTES at a time.
+
+    The sum over the token is the sum over its pieces, each piece's own sum
+    times BASE to the power of the piece's offset in the token.
+    """
+    total = 0
+    for offset in range(0, end - start, CHUNK_BYTES):
+        piece = text[start + offset : min(start + offset + CHUNK_BYTES, end)]
+        powers, _ = _powers(piece.size)
+        piece_sum = int(np.sum(piece * powers[: piece.size], dtype=np.uint64))
+        total = (total + piece_sum * pow(_BASE, offset, 1 << 64)) % (1 << 64)
+    return np.uint64(total ^ ((end - start) * int(_MIX)) % (1 << 64))
 
 
 def _round_up(size: int) -> int:

@@ -92,3 +92,13 @@ def test_hash_tokens_matches_documents() -> None:
     hashes, lengths = token_hashes([" ".join(tokens)], make_tokenizer(), lowercase=True)
     np.testing.assert_array_equal(lengths, [5])
     np.testing.assert_array_equal(hashes, hash_tokens(tokens))
+
+
+def test_long_token_same_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logreg_cli.bytetokens as bytetokens
+
+    tokens = ["x" * 300 + "yz", "short", "a" * 64, "b" * 65]
+    expected = hash_tokens(tokens)
+    monkeypatch.setattr(bytetokens, "CHUNK_BYTES", 64)
+    np.testing.assert_array_equal(hash_tokens(tokens), expected)
+    assert_same_stream([" ".join(tokens), "x" * 1000])

@@ -359,8 +359,7 @@ def _run_epochs(
                     loss_sum += optimizer.take_steps(working, X, y, rng=rng, sample_weights=sample_weights, epoch=epoch)
                 else:
                     loss_sum += mean_loss(working, X, y, sample_weights) * X.n_rows
-                    order = rng.permutation(X.n_rows)
-                    working = _minibatch_epoch(working, X.take_rows(order), y[order], batch_size, epoch_settings,
+                    working = _minibatch_epoch(working, X, y, rng.permutation(X.n_rows), batch_size, epoch_settings,
                                                show_progress=False, epoch=epoch, class_weights=class_weights)
             weights = optimizer.finish(working) if optimizer is not None else working
 

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 GROWING_LOSS_EPOCHS = 5
 # Fold the lazy L2 scale back into the weights once it gets this small, before it loses precision.
 MIN_SCALE = 1e-6
+# From this many documents per step on, each step gathers its rows instead of the epoch shuffling a
+# copy of the whole matrix, which spares that copy's memory.
+GATHER_MIN_BATCH = 8
 
 
 @dataclass
@@ -139,8 +142,7 @@ def train(
             elif settings.method == "batch":
                 weights = _batch_step(weights, X, y, epoch_settings, sample_weights)
             else:
-                order = rng.permutation(X.n_rows)
-                weights = _minibatch_epoch(weights, X.take_rows(order), y[order], batch_size, epoch_settings,
+                weights = _minibatch_epoch(weights, X, y, rng.permutation(X.n_rows), batch_size, epoch_settings,
                                            show_progress=show_progress, epoch=epoch, class_weights=class_weights)
 
             # Measure the epoch on the whole training corpus and on the validation corpus.
@@ -247,10 +249,10 @@ def _batch_step(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, settings: Trai
 
 
 def _minibatch_epoch(
-    weights: np.ndarray, X: CSRMatrix, y: np.ndarray, batch_size: int, settings: TrainerConfig,
+    weights: np.ndarray, X: CSRMatrix, y: np.ndarray, order: np.ndarray, batch_size: int, settings: TrainerConfig,
     *, show_progress: bool, epoch: int, class_weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Run one epoch of steps over ``X`` (already shuffled) and return the new weights.
+    """Run one epoch of steps over the documents of ``X`` in ``order`` and return the new weights.
 
     Each step is the exact update ``W <- W - lr * (G + 2 * l2 * W)`` (bias row
     unpenalised), but the weights are kept as ``scale * V`` so that the L2
@@ -259,13 +261,17 @@ def _minibatch_epoch(
     """
     learning_rate, l2 = settings.learning_rate, settings.l2
     decay = 1.0 - 2.0 * learning_rate * l2
+    if batch_size < GATHER_MIN_BATCH:
+        # Few documents per step: one shuffled copy of the matrix costs less than a gather per step.
+        X, y, order = X.take_rows(order), y[order], np.arange(X.n_rows)
     if decay <= 0.0:
         # The lazy scale would cross zero; such a large step diverges anyway, so take it densely.
         for start in tqdm(range(0, X.n_rows, batch_size), disable=not show_progress, leave=False,
                           desc=f"epoch {epoch}", unit="batch"):
-            batch_y = y[start : start + batch_size]
+            rows = order[start : start + batch_size]
+            batch_y = y[rows]
             batch_weights = None if class_weights is None else class_weights[batch_y]
-            weights = _batch_step(weights, X.slice_rows(start, start + batch_size), batch_y, settings, batch_weights)
+            weights = _batch_step(weights, X.take_rows(rows), batch_y, settings, batch_weights)
         return weights
     bias = weights[0].copy()
     V = weights.copy()
@@ -274,8 +280,8 @@ def _minibatch_epoch(
     binary = weights.ndim == 1
     for start in tqdm(range(0, X.n_rows, batch_size), disable=not show_progress, leave=False,
                       desc=f"epoch {epoch}", unit="batch"):
-        batch = X.slice_rows(start, start + batch_size)
-        batch_y = y[start : start + batch_size]
+        rows = order[start : start + batch_size]
+        batch, batch_y = X.take_rows(rows), y[rows]
         n_batch = batch.n_rows
 
         # Forward: logits with the bias added separately, since V[0] stays 0.

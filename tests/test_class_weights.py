@@ -89,7 +89,8 @@ def test_weighted_minibatch_steps_equal_dense_steps(n_labels):
     for start in range(0, 40, 7):
         batch_y = y[start : start + 7]
         expected = _batch_step(expected, X.slice_rows(start, start + 7), batch_y, settings, class_weights[batch_y])
-    lazy = _minibatch_epoch(weights, X, y, 7, settings, show_progress=False, epoch=1, class_weights=class_weights)
+    lazy = _minibatch_epoch(weights, X, y, np.arange(X.n_rows), 7, settings, show_progress=False, epoch=1,
+                            class_weights=class_weights)
     assert lazy == pytest.approx(expected, abs=1e-12)
 
 

@@ -64,7 +64,7 @@ def test_minibatch_of_all_equals_batch_step(n_labels):
     rng = np.random.default_rng(0)
     weights = rng.normal(size=initial_weights(X.n_columns, n_labels, kind).shape)
     settings = _settings(learning_rate=0.3, l2=0.05)
-    lazy = _minibatch_epoch(weights, X, y, X.n_rows, settings, show_progress=False, epoch=1)
+    lazy = _minibatch_epoch(weights, X, y, np.arange(X.n_rows), X.n_rows, settings, show_progress=False, epoch=1)
     dense = _batch_step(weights, X, y, settings)
     assert lazy == pytest.approx(dense, abs=1e-12)
 
@@ -76,7 +76,7 @@ def test_minibatch_steps_equal_dense_steps():
     expected = weights.copy()
     for start in range(0, 40, 7):
         expected = _batch_step(expected, X.slice_rows(start, start + 7), y[start : start + 7], settings)
-    lazy = _minibatch_epoch(weights, X, y, 7, settings, show_progress=False, epoch=1)
+    lazy = _minibatch_epoch(weights, X, y, np.arange(X.n_rows), 7, settings, show_progress=False, epoch=1)
     assert lazy == pytest.approx(expected, abs=1e-12)
 
 

@@ -261,6 +261,13 @@ def read_documents(
 
     documents = _split_lines(_read_text(path, options))
     logger.info("%s: %s documents", location(path), f"{len(documents):,}")
+    with_tab = sum(1 for document in documents if "\t" in document)
+    if documents and with_tab == len(documents):
+        # Most likely a labelled TSV read as bare text, whose labels would then count as words.
+        logger.warning(
+            "%s: every line contains a tab, but the input is read as bare text, so any label before the tab "
+            "is part of the document; if the lines are label<TAB>text, pass --format tsv", location(path)
+        )
     return documents, None
 
 
@@ -617,7 +624,8 @@ def _parse_tsv(lines: list[str], path: str, options: ReadOptions) -> Corpus:
             if line.strip():
                 raise DataError(
                     f"{location(path, number)}: expected 'label<TAB>text' but found no tab; "
-                    "separate the label from the text with a tab"
+                    "separate the label from the text with a tab (for unlabelled text to predict, "
+                    "use a .txt file or --format text)"
                 )
             corpus.skipped_blank.append(number)
             continue

@@ -299,3 +299,11 @@ def test_featurize_same_features_from_every_format(tmp_path):
         assert y == matrices[0][1]
         assert labels == matrices[0][2]
         assert names == matrices[0][3]
+
+
+def test_invalid_threads_rejected_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOGREG_THREADS", "abc")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "missing.npz"), str(tmp_path / "missing.txt")])
+    assert result.exit_code == 1
+    assert "LOGREG_THREADS='abc' is invalid" in result.output
+    assert "missing" not in result.output

@@ -122,7 +122,8 @@ def test_read_corpus_no_tab_line_error(tmp_path):
 
     assert str(excinfo.value) == (
         f"{path}:9: expected 'label<TAB>text' but found no tab; "
-        "separate the label from the text with a tab"
+        "separate the label from the text with a tab (for unlabelled text to predict, "
+        "use a .txt file or --format text)"
     )
 
 
@@ -1026,3 +1027,21 @@ def test_read_corpus_imdb_counts():
     corpus = read_corpus(str(path))
     assert len(corpus) == 25_000
     assert sorted(set(corpus.labels)) == ["neg", "pos"]
+
+
+def test_bare_text_with_tabs_warns(tmp_path, caplog):
+    path = tmp_path / "labelled.txt"
+    path.write_text("neg\tbad film\npos\tgood film\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="logreg_cli"):
+        documents, labels = read_documents(str(path))
+    assert documents == ["neg\tbad film", "pos\tgood film"]
+    assert labels is None
+    assert "pass --format tsv" in caplog.text
+
+
+def test_bare_text_some_tabs_no_warning(tmp_path, caplog):
+    path = tmp_path / "notes.txt"
+    path.write_text("a\tb\nplain line\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="logreg_cli"):
+        read_documents(str(path))
+    assert "--format tsv" not in caplog.text

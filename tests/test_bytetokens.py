@@ -102,3 +102,15 @@ def test_long_token_same_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bytetokens, "CHUNK_BYTES", 64)
     np.testing.assert_array_equal(hash_tokens(tokens), expected)
     assert_same_stream([" ".join(tokens), "x" * 1000])
+
+
+@pytest.mark.parametrize("name", ["movie_review_polarity_v2", "20newsgroups_bydate"])
+def test_real_transform_by_hashes(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    directory = corpus_dir(name)
+    featurizer = Featurizer(FeaturizerConfig(ngram_max=2)).fit(read_corpus(str(directory / "train.tsv")).documents)
+    documents = read_corpus(str(directory / "test.tsv")).documents
+    by_hashes = featurizer.transform(documents)
+    monkeypatch.setattr(Featurizer, "_looks_up_token_hashes", lambda self: False)
+    by_strings = featurizer.transform(documents)
+    np.testing.assert_array_equal(by_hashes.indices, by_strings.indices)
+    np.testing.assert_array_equal(by_hashes.data, by_strings.data)

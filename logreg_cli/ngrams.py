@@ -99,7 +99,7 @@ class TokenStream:
         n_tokens = max(len(self.tokens), 1)
         keys = np.sort(self.rows * n_tokens + self.ids)
         starts = first_of_runs(keys)
-        counts = np.diff(np.append(starts, keys.size))
+        counts = run_lengths(starts, keys.size)
         rows, ids = np.divmod(keys[starts], n_tokens)
         return rows, ids, counts
 
@@ -186,7 +186,7 @@ def sum_entries(rows: np.ndarray, columns: np.ndarray, weights: np.ndarray | Non
     if weights is None:
         keys = np.sort(keys)
         starts = first_of_runs(keys)
-        values = np.diff(np.append(starts, keys.size)).astype(np.float64)
+        values = run_lengths(starts, keys.size).astype(np.float64)
     else:
         order = np.argsort(keys)
         keys = keys[order]
@@ -201,7 +201,19 @@ def first_of_runs(values: np.ndarray) -> np.ndarray:
     """Return the index where each run of equal neighbours in ``values`` starts."""
     if values.size == 0:
         return np.zeros(0, dtype=INDEX_DTYPE)
-    return np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    changed = np.empty(values.size, dtype=bool)
+    changed[0] = True
+    np.not_equal(values[1:], values[:-1], out=changed[1:])
+    return np.flatnonzero(changed)
+
+
+def run_lengths(starts: np.ndarray, total: int) -> np.ndarray:
+    """Return the length of each run, given where the runs start among ``total`` values."""
+    lengths = np.empty(starts.size, dtype=INDEX_DTYPE)
+    if starts.size:
+        np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+        lengths[-1] = total - starts[-1]
+    return lengths
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -280,7 +292,8 @@ def count_pairs(keys: np.ndarray, rows: np.ndarray, n_documents: int, *, with_id
     if int(keys.max()).bit_length() + row_bits <= 63:
         # One sort of key << row_bits | row groups equal keys, and equal rows inside a key.
         # Shifts and masks cost less than multiplying and divmod (0.4 s for IMDb's bigrams).
-        combined = (keys << row_bits) | rows
+        combined = keys << row_bits
+        combined |= rows
         if with_ids:
             order = np.argsort(combined)
             combined = combined[order]
@@ -292,8 +305,11 @@ def count_pairs(keys: np.ndarray, rows: np.ndarray, n_documents: int, *, with_id
         else:
             sort_in_threads(combined)
         pair_starts = first_of_runs(combined)
-        pair_codes = combined[pair_starts]
-        pair_keys, pair_rows = pair_codes >> row_bits, pair_codes & ((1 << row_bits) - 1)
+        pair_keys = combined[pair_starts]
+        del combined
+        # In place where possible: fresh memory is slow to touch on some machines (docs/benchmarks.md).
+        pair_rows = pair_keys & ((1 << row_bits) - 1)
+        pair_keys >>= row_bits
         sorted_keys = None
     else:
         order = np.lexsort((rows, keys))
@@ -303,7 +319,7 @@ def count_pairs(keys: np.ndarray, rows: np.ndarray, n_documents: int, *, with_id
         changed[first_of_runs(sorted_rows)] = True
         pair_starts = np.flatnonzero(changed)
         pair_keys, pair_rows = sorted_keys[pair_starts], sorted_rows[pair_starts]
-    counts = np.diff(np.append(pair_starts, keys.size))
+    counts = run_lengths(pair_starts, keys.size)
     key_starts = first_of_runs(pair_keys)
     ids = None
     if with_ids:
@@ -401,7 +417,7 @@ def count_entries(rows: np.ndarray, columns: np.ndarray, extra: tuple[np.ndarray
             packed = packed.astype(np.uint32)
         sort_in_threads(packed)
         starts = first_of_runs(packed)
-        counts = np.diff(np.append(starts, packed.size))
+        counts = run_lengths(starts, packed.size)
         packed = packed[starts].astype(np.int64)
         rows, columns = packed >> column_bits, packed & ((1 << column_bits) - 1)
     if extra is None:

@@ -392,22 +392,22 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
 def _word_candidates(stream: TokenStream, ngram_max: int) -> list[_Candidates]:
     n_documents = stream.n_documents
     n_tokens = max(len(stream.tokens), 1)
-    starts = np.arange(stream.ids.size, dtype=INDEX_DTYPE)
     # The prefix id of a bigram is the token id of its first token. Longer n-grams use the
     # key index of their (n - 1)-token prefix, which count_pairs returns per occurrence.
     level_ids = stream.ids
     levels = []
     for n in range(1, ngram_max + 1):
-        if n > 1:
-            starts = stream.ngram_starts(starts, n)
-            keys = level_ids[starts] * n_tokens + stream.ids[starts + (n - 1)]
+        if n == 1:
+            pairs = count_pairs(stream.ids, stream.rows, n_documents)
         else:
-            keys = stream.ids
-        pairs = count_pairs(keys, stream.rows[starts], n_documents, with_ids=1 < n < ngram_max)
+            # Rows never decrease, so an n-gram fits in its document when its first and last rows are equal.
+            starts = np.flatnonzero(stream.rows[n - 1 :] == stream.rows[: stream.rows.size - (n - 1)])
+            keys = level_ids[starts] * n_tokens + stream.ids[starts + (n - 1)]
+            pairs = count_pairs(keys, stream.rows[starts], n_documents, with_ids=n < ngram_max)
+            if n < ngram_max:
+                level_ids = np.full(stream.ids.size, -1, dtype=INDEX_DTYPE)
+                level_ids[starts] = pairs.ids
         levels.append(_Candidates(WORD, pairs.totals, pairs.document_frequency, pairs=pairs))
-        if 1 < n < ngram_max:
-            level_ids = np.full(stream.ids.size, -1, dtype=INDEX_DTYPE)
-            level_ids[starts] = pairs.ids
     return levels
 
 

@@ -99,7 +99,9 @@ def run_experiment(config: Config, run_dir: str | Path, *, plot: bool = True, ev
     corpus) and ``run.log``. With matplotlib it also receives
     ``learning_curve.png`` and ``confusion_matrix.png``, the latter of the
     test corpus, else of the validation documents. Files of an earlier run in
-    the folder are replaced.
+    the folder are replaced. When training fails or is stopped before its
+    first epoch ends, a folder made for this run is removed again, and in an
+    existing folder only ``run.log`` is replaced.
 
     Parameters
     ----------
@@ -125,24 +127,32 @@ def run_experiment(config: Config, run_dir: str | Path, *, plot: bool = True, ev
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: is a file; pass a folder for the run's results")
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
 
     with _log_to_file(run_dir / "run.log", console_level):
         files.append(run_dir / "run.log")
         logger.info("run folder %s", run_dir)
-        _write_text(run_dir / "config.yaml", config_to_yaml(config), files)
 
         started = time.perf_counter()
-        outcome = train_from_config(config, show_progress=show_progress,
-                                    on_epoch=lambda record: logger.info(format_epoch(record)))
+        try:
+            outcome = train_from_config(config, show_progress=show_progress,
+                                        on_epoch=lambda record: logger.info(format_epoch(record)))
+            if outcome.result.interrupted and outcome.result.best_epoch == 0:
+                raise KeyboardInterrupt
+        except BaseException:
+            # Nothing was trained: a folder made for this run goes away again. In an existing
+            # folder only run.log changes, since config.yaml is written with the model below.
+            if created:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         seconds = time.perf_counter() - started
         result, model = outcome.result, outcome.model
-        if result.interrupted and result.best_epoch == 0:
-            raise KeyboardInterrupt
         logger.info("%s; kept the weights of epoch %d", result.stop_reason, result.best_epoch)
         model.save(run_dir / "model.npz")
         files.append(run_dir / "model.npz")
+        _write_text(run_dir / "config.yaml", config_to_yaml(config), files)
         _write_history(run_dir / "history.csv", result.history, files)
 
         validation_report = None

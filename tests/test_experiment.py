@@ -188,6 +188,29 @@ def test_run_output_is_a_file_fails(experiment, tmp_path):
     assert "is a file" in result.stderr
 
 
+def test_run_bad_corpus_leaves_no_folder(experiment, tmp_path):
+    with open(tmp_path / "train.tsv", "a", encoding="utf-8") as stream:
+        stream.write("a line without a tab\n")
+    run_dir = tmp_path / "new_run"
+    result = invoke("run", "-c", experiment, "-o", run_dir)
+    assert result.exit_code == 1
+    assert "found no tab" in result.stderr
+    assert not run_dir.exists()
+
+
+def test_run_bad_corpus_keeps_earlier_run(experiment, tmp_path):
+    run_dir = tmp_path / "run"
+    assert invoke("run", "-c", experiment, "-o", run_dir).exit_code == 0
+    config_before = (run_dir / "config.yaml").read_text(encoding="utf-8")
+    model_before = (run_dir / "model.npz").read_bytes()
+    with open(tmp_path / "train.tsv", "a", encoding="utf-8") as stream:
+        stream.write("a line without a tab\n")
+    result = invoke("run", "-c", experiment, "--set", "trainer.learning_rate=2", "-o", run_dir)
+    assert result.exit_code == 1
+    assert (run_dir / "config.yaml").read_text(encoding="utf-8") == config_before
+    assert (run_dir / "model.npz").read_bytes() == model_before
+
+
 def test_run_softmax_without_test_corpus(three_labels, tmp_path):
     run_dir = tmp_path / "run"
     result = invoke("run", "-c", three_labels, "-o", run_dir)

@@ -255,22 +255,30 @@ class Featurizer:
         )
 
     def _ngram_values(self, counts: CSRMatrix) -> CSRMatrix:
-        """Turn n-gram counts into feature values; hashed counts may be negative, so signs are kept."""
+        """Turn n-gram counts into feature values; hashed counts may be negative, so signs are kept.
+
+        Changes ``counts.data`` in place, so that no extra copy of the values
+        exists at the peak of featurizing; callers do not use the counts afterwards.
+        """
         settings = self.settings
         data = counts.data
         if settings.values == "binary":
-            data = np.sign(data)
+            np.sign(data, out=data)
         elif settings.values == "tfidf":
             if settings.sublinear_tf:
-                data = np.sign(data) * (1.0 + np.log(np.abs(data)))
+                signs = np.sign(data)
+                np.abs(data, out=data)
+                np.log(data, out=data)
+                data += 1.0
+                data *= signs
+                del signs
             assert self.idf is not None
-            data = data * self.idf[1 + counts.indices]
-        matrix = CSRMatrix(data, counts.indices, counts.indptr, counts.shape)
+            data *= np.take(self.idf[1:], counts.indices)
         if settings.normalize == "l2":
-            norms = matrix.row_norms()
+            norms = counts.row_norms()
             norms[norms == 0.0] = 1.0
-            matrix = CSRMatrix(data / norms[matrix.row_ids()], counts.indices, counts.indptr, counts.shape)
-        return matrix
+            np.divide(data, np.repeat(norms, np.diff(counts.indptr)), out=data)
+        return counts
 
     def _assemble(self, documents: Sequence[str], stream: TokenStream | None, counts: CSRMatrix | None) -> CSRMatrix:
         """Put the bias feature, the n-gram values and the hand-written values side by side.

@@ -379,6 +379,8 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
     logger.info("%s: kept %s of %s distinct n-grams as the vocabulary", source, f"{vocabulary.n_columns:,}", f"{totals.size:,}")
     if not with_counts:
         return vocabulary, None
+    # The count matrix below is the peak of fitting; the ranking arrays are not needed for it.
+    del totals, df, kinds, kept, word_kept, tuples, rank, ranked, position, ngrams, word_ranked, char_ranked
 
     levels = [(level.pairs, column_of[offsets[index]:offsets[index + 1]]) for index, level in enumerate(word_levels)]
     extra = None

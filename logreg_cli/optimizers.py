@@ -43,7 +43,7 @@ from tqdm import tqdm
 from logreg_cli.config import TrainerConfig
 from logreg_cli.losses import (binary_cross_entropy, cross_entropy_and_gradient, l2_penalty, sigmoid, softmax,
                                softmax_cross_entropy)
-from logreg_cli.sparse import CSRMatrix
+from logreg_cli.sparse import CSRMatrix, distinct_with_inverse
 
 ADAPTIVE_METHODS = ("adagrad", "adam")
 METHODS = ADAPTIVE_METHODS + ("lbfgs",)
@@ -116,7 +116,7 @@ class AdaptiveOptimizer:
         self.squares = np.zeros(shape)  # AdaGrad: sum of squared gradients; Adam: their moving average
         self.moment = np.zeros(shape) if self.adam else None  # Adam: moving average of the gradients
         self.last_update = np.zeros(n_features, dtype=np.int64)  # per feature: steps done when it was last brought up to date
-        self._slots = np.zeros(n_features, dtype=np.int64)  # scratch space of _unique
+        self._slots = np.zeros(n_features, dtype=np.int64)  # scratch space of distinct_with_inverse
         self.steps = 0
 
     def cached_evaluation(self, weights: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -195,23 +195,9 @@ class AdaptiveOptimizer:
                 working[late] *= (1.0 + 2.0 * self.l2 * rates) ** -times
         self.last_update[features] = self.steps
 
-    def _unique(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the distinct values of ``indices`` (unsorted) and the position of each entry among them.
-
-        Does what ``np.unique(indices, return_inverse=True)`` does without
-        sorting, through a scratch array with one slot per feature.
-        """
-        positions = np.arange(indices.size)
-        slots = self._slots
-        slots[indices] = positions
-        # After the scatter each distinct value's slot contains the position of its last occurrence.
-        distinct = indices[slots[indices] == positions]
-        slots[distinct] = np.arange(distinct.size)
-        return distinct, slots[indices]
-
     def _step(self, working: np.ndarray, batch: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None) -> float:
         # Work on the batch's features only: a compact matrix whose columns are the batch's features.
-        features, compact_columns = self._unique(batch.indices)
+        features, compact_columns = distinct_with_inverse(batch.indices, self._slots)
         compact = CSRMatrix(batch.data, compact_columns, batch.indptr, (batch.n_rows, features.size))
         self._catch_up(working, features)
         batch_working = working[features]

@@ -23,6 +23,23 @@ PARALLEL_MIN_VALUES = 1 << 18
 TRANSPOSE_DOT_RANGES = 4
 
 
+def distinct_with_inverse(values: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distinct entries of ``values`` and the position of each entry among them.
+
+    Does what ``np.unique(values, return_inverse=True)`` does, but without
+    sorting, through ``scratch``: an int64 array with a slot for every
+    possible value, which the call overwrites. The distinct entries come in
+    no particular order. A batch of AdaGrad on IMDb bigrams spent 0.8 ms of
+    a 1.9 ms step in ``np.unique``.
+    """
+    positions = np.arange(values.size)
+    scratch[values] = positions
+    # After the scatter each distinct value's slot contains the position of its last occurrence.
+    distinct = values[scratch[values] == positions]
+    scratch[distinct] = np.arange(distinct.size)
+    return distinct, scratch[values]
+
+
 def _width(weights: np.ndarray) -> int:
     return 1 if weights.ndim == 1 else weights.shape[1]
 
@@ -131,13 +148,20 @@ class CSRMatrix:
             return out
         return np.stack(list(map_in_threads(label_sums, labels)), axis=1)
 
-    def transpose_dot_compact(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def transpose_dot_compact(self, values: np.ndarray,
+                              scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(columns, X.T @ values)`` restricted to the columns that hold a value.
 
-        Cheaper than ``transpose_dot`` when a batch touches few of many columns.
-        ``columns`` is sorted, and the product has one row per entry of ``columns``.
+        Cheaper than ``transpose_dot`` when a batch touches few of many
+        columns. The product has one row per entry of ``columns``. Without
+        ``scratch``, ``columns`` is sorted. With ``scratch``, an int64 array
+        of ``n_columns`` entries that the call overwrites, the columns are
+        found without sorting and come in no particular order.
         """
-        columns, inverse = np.unique(self.indices, return_inverse=True)
+        if scratch is None:
+            columns, inverse = np.unique(self.indices, return_inverse=True)
+        else:
+            columns, inverse = distinct_with_inverse(self.indices, scratch)
         rows = self.row_ids()
         if values.ndim == 1:
             return columns, np.bincount(inverse, weights=self.data * values[rows], minlength=columns.size)

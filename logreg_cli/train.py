@@ -277,6 +277,7 @@ def _minibatch_epoch(
     V = weights.copy()
     V[0] = 0.0
     scale = 1.0
+    scratch = np.zeros(X.n_columns, dtype=np.int64)  # for transpose_dot_compact
     binary = weights.ndim == 1
     for start in tqdm(range(0, X.n_rows, batch_size), disable=not show_progress, leave=False,
                       desc=f"epoch {epoch}", unit="batch"):
@@ -297,7 +298,7 @@ def _minibatch_epoch(
         if class_weights is not None:
             document_weights = class_weights[batch_y]
             errors *= document_weights if binary else document_weights[:, None]
-        columns, gradient = batch.transpose_dot_compact(errors)
+        columns, gradient = batch.transpose_dot_compact(errors, scratch)
 
         # Update: decay every row through the scale, then move only the touched rows.
         scale *= decay

@@ -59,3 +59,13 @@ def test_scipy_opens_saved_matrix(tmp_path, dense):
     assert loaded.toarray() == pytest.approx(dense)
     again = CSRMatrix.from_arrays(load_arrays(path, what="features file", required=("data",)))
     assert again.to_dense() == pytest.approx(dense)
+
+
+def test_transpose_dot_compact_with_scratch(dense):
+    X = CSRMatrix.from_dense(dense)
+    values = np.random.default_rng(3).normal(size=(9, 3))
+    sorted_columns, sorted_product = X.transpose_dot_compact(values)
+    columns, product = X.transpose_dot_compact(values, np.zeros(X.n_columns, dtype=np.int64))
+    order = np.argsort(columns)
+    np.testing.assert_array_equal(columns[order], sorted_columns)
+    np.testing.assert_array_equal(product[order], sorted_product)

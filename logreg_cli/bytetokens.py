@@ -166,8 +166,10 @@ class _Chunk:
         if token_starts.size:
             rows = np.searchsorted(text_starts, token_starts, side="right") - 1
             if flagged.size:
-                kept = is_plain[plain[rows]]
-                token_starts, token_ends, rows = token_starts[kept], token_ends[kept], rows[kept]
+                in_plain_documents = is_plain[plain[rows]]
+                token_starts = token_starts[in_plain_documents]
+                token_ends = token_ends[in_plain_documents]
+                rows = rows[in_plain_documents]
             groups.append((buffer, text, token_starts, token_ends, plain[rows]))
         if others.size:
             joined = [" ".join(tokenize(documents[i])).encode("utf-8", "surrogatepass") for i in others.tolist()]
@@ -180,8 +182,10 @@ class _Chunk:
         self.lengths = np.zeros(n_documents, dtype=INDEX_DTYPE)
         found = []
         for buffer_bytes, text_bytes, token_starts, token_ends, rows in groups:
-            self.lengths += np.bincount(rows, minlength=n_documents)
-            found.append((buffer_bytes, token_starts, token_ends, _hash_runs(text_bytes, token_starts, token_ends), rows))
+            group_counts = np.bincount(rows, minlength=n_documents)
+            self.lengths += group_counts
+            hashes = _hash_runs(text_bytes, token_starts, token_ends)
+            found.append((buffer_bytes, token_starts, token_ends, hashes, rows, group_counts))
 
         # Put the tokens of both groups in document order.
         document_starts = np.zeros(n_documents + 1, dtype=INDEX_DTYPE)
@@ -192,8 +196,7 @@ class _Chunk:
         self._starts = np.empty(n_positions, dtype=INDEX_DTYPE)
         self._ends = np.empty(n_positions, dtype=INDEX_DTYPE)
         self._buffers = []
-        for index, (buffer_bytes, token_starts, token_ends, hashes, rows) in enumerate(found):
-            group_counts = np.bincount(rows, minlength=n_documents)
+        for index, (buffer_bytes, token_starts, token_ends, hashes, rows, group_counts) in enumerate(found):
             group_starts = np.concatenate(([0], np.cumsum(group_counts)[:-1]))
             positions = document_starts[rows] + np.arange(rows.size) - group_starts[rows]
             self.hashes[positions] = hashes

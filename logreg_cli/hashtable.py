@@ -43,6 +43,13 @@ class IdTable:
         self.values = np.full(1 << bits, -1, dtype=INDEX_DTYPE)
         self.size = 0
 
+    @classmethod
+    def of(cls, hashes: np.ndarray) -> IdTable:
+        """Return a table of distinct ``hashes``, whose ids are their positions in ``hashes``."""
+        table = cls()
+        table.insert(hashes)
+        return table
+
     def _first_slots(self, hashes: np.ndarray) -> np.ndarray:
         return (hashes >> np.uint64(64 - self.bits)).astype(np.intp)
 

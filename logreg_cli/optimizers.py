@@ -161,14 +161,12 @@ class AdaptiveOptimizer:
             before the step on their batch: divided by the number of
             documents, the progressive training loss.
         """
-        order = rng.permutation(X.n_rows)
+        batches = X.row_batches(rng.permutation(X.n_rows), self.batch_size)
         loss_sum = 0.0
-        for start in tqdm(range(0, X.n_rows, self.batch_size), disable=not show_progress, leave=False,
-                          desc=f"epoch {epoch}", unit="batch"):
-            # Gathering each batch's rows spares a shuffled copy of the whole matrix per epoch.
-            rows = order[start : start + self.batch_size]
+        for rows, batch in tqdm(batches, total=-(-X.n_rows // self.batch_size), disable=not show_progress, leave=False,
+                                desc=f"epoch {epoch}", unit="batch"):
             batch_weights = None if sample_weights is None else sample_weights[rows]
-            loss_sum += self._step(working, X.take_rows(rows), y[rows], batch_weights)
+            loss_sum += self._step(working, batch, y[rows], batch_weights)
         return loss_sum
 
     def bring_up_to_date(self, working: np.ndarray, features: np.ndarray | None = None) -> None:

@@ -63,8 +63,8 @@ def map_in_threads(function: Callable[[Item], Result], items: Iterable[Item]) ->
     With one item or one thread everything runs in the calling thread.
     """
     items = list(items)
-    threads = min(thread_count(), len(items))
-    if threads <= 1 or getattr(_state, "in_worker", False):
+    # A single item (a minibatch step, for one) needs no thread, so it skips reading the settings too.
+    if len(items) <= 1 or getattr(_state, "in_worker", False) or thread_count() <= 1:
         # Work started on a worker thread stays there, so threads do not multiply.
         yield from map(function, items)
         return
@@ -73,12 +73,18 @@ def map_in_threads(function: Callable[[Item], Result], items: Iterable[Item]) ->
         _state.in_worker = True
         return function(item)
 
-    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="logreg")
+    executor = ThreadPoolExecutor(max_workers=min(thread_count(), len(items)), thread_name_prefix="logreg")
     try:
         yield from executor.map(run, items)
     finally:
         # On Ctrl-C or an error, drop the items not started yet instead of waiting for all of them.
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def run_in_threads(function: Callable[[Item], object], items: Iterable[Item]) -> None:
+    """Call ``function(item)`` for every item, for its side effects, as :func:`map_in_threads` does."""
+    for _ in map_in_threads(function, items):
+        pass
 
 
 def sort_in_threads(values: np.ndarray) -> None:
@@ -95,6 +101,4 @@ def sort_in_threads(values: np.ndarray) -> None:
         return
     bounds = [(part * values.size) // threads for part in range(threads + 1)]
     values.partition(bounds[1:-1])
-    pieces = [values[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
-    for _ in map_in_threads(np.ndarray.sort, pieces):
-        pass
+    run_in_threads(np.ndarray.sort, [values[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])])

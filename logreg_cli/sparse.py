@@ -8,11 +8,12 @@ so ``scipy.sparse.load_npz`` opens the features files we write.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from logreg_cli.parallel import map_in_threads
+from logreg_cli.parallel import map_in_threads, run_in_threads
 
 INDEX_DTYPE = np.int64
 # Stored values times weight columns multiplied at once in ``dot``: bounds its temporary memory (8 bytes each).
@@ -21,6 +22,9 @@ DOT_BLOCK_VALUES = 1 << 21
 PARALLEL_MIN_VALUES = 1 << 18
 # Ranges of stored values that ``transpose_dot`` sums separately (on threads) for a large matrix.
 TRANSPOSE_DOT_RANGES = 4
+# From this many rows per batch on, ``row_batches`` gathers each batch's rows instead of making a
+# shuffled copy of the whole matrix, which spares that copy's memory.
+GATHER_MIN_BATCH = 8
 
 
 def distinct_with_inverse(values: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +88,9 @@ class CSRMatrix:
         columns, the product is one 1-D ``reduceat`` per column of ``weights``
         over a transposed copy of them, which took 0.11 s where one 2-D
         ``reduceat`` over ``(n_values, k)`` products took 0.17 s (one thread,
-        1.9 million values, k = 20), with the same sums. A small matrix, such as one minibatch against the
-        full weights, keeps the 2-D form, because copying the weights would cost more.
+        1.9 million values, k = 20), with the same sums. A small matrix, such
+        as one minibatch against the full weights, keeps the 2-D form,
+        because copying the weights would cost more.
         """
         out = np.zeros((self.n_rows,) + weights.shape[1:], dtype=np.result_type(self.data, weights))
         by_label = None
@@ -112,8 +117,7 @@ class CSRMatrix:
             products = data * weights[indices] if weights.ndim == 1 else data[:, None] * weights[indices]
             out[start:stop][non_empty] = np.add.reduceat(products, starts[non_empty], axis=0)
 
-        for _ in map_in_threads(multiply, range(0, self.n_rows, block_rows)):
-            pass
+        run_in_threads(multiply, range(0, self.n_rows, block_rows))
         return out
 
     def transpose_dot(self, values: np.ndarray) -> np.ndarray:
@@ -140,13 +144,9 @@ class CSRMatrix:
         def label_sums(label: int) -> np.ndarray:
             return np.bincount(self.indices, weights=self.data * by_label[label][rows], minlength=self.n_columns)
 
-        labels = range(values.shape[1])  # a loop over labels, not over documents
-        if self.nnz < PARALLEL_MIN_VALUES:
-            out = np.empty((self.n_columns, values.shape[1]))
-            for label in labels:
-                out[:, label] = label_sums(label)
-            return out
-        return np.stack(list(map_in_threads(label_sums, labels)), axis=1)
+        # A loop over labels, not over documents. Threads pay off only for a large matrix.
+        run = map if self.nnz < PARALLEL_MIN_VALUES else map_in_threads
+        return np.stack(list(run(label_sums, range(values.shape[1]))), axis=1)
 
     def transpose_dot_compact(self, values: np.ndarray,
                               scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -169,6 +169,18 @@ class CSRMatrix:
         for column in range(values.shape[1]):
             out[:, column] = np.bincount(inverse, weights=self.data * values[rows, column], minlength=columns.size)
         return columns, out
+
+    def row_batches(self, order: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, CSRMatrix]]:
+        """Yield ``(rows, batch)``: consecutive ``batch_size`` entries of ``order`` and those rows of the matrix.
+
+        With fewer than ``GATHER_MIN_BATCH`` rows per batch, one shuffled copy
+        of the matrix costs less than a gather per batch, so the batches are
+        slices of that copy.
+        """
+        shuffled = self.take_rows(order) if batch_size < GATHER_MIN_BATCH else None
+        for start in range(0, order.size, batch_size):
+            rows = order[start : start + batch_size]
+            yield rows, shuffled.slice_rows(start, start + batch_size) if shuffled is not None else self.take_rows(rows)
 
     def take_rows(self, rows: np.ndarray) -> CSRMatrix:
         """Return the rows listed in ``rows``, in that order."""

@@ -32,9 +32,6 @@ logger = logging.getLogger(__name__)
 GROWING_LOSS_EPOCHS = 5
 # Fold the lazy L2 scale back into the weights once it gets this small, before it loses precision.
 MIN_SCALE = 1e-6
-# From this many documents per step on, each step gathers its rows instead of the epoch shuffling a
-# copy of the whole matrix, which spares that copy's memory.
-GATHER_MIN_BATCH = 8
 
 
 @dataclass
@@ -261,17 +258,14 @@ def _minibatch_epoch(
     """
     learning_rate, l2 = settings.learning_rate, settings.l2
     decay = 1.0 - 2.0 * learning_rate * l2
-    if batch_size < GATHER_MIN_BATCH:
-        # Few documents per step: one shuffled copy of the matrix costs less than a gather per step.
-        X, y, order = X.take_rows(order), y[order], np.arange(X.n_rows)
+    batches = tqdm(X.row_batches(order, batch_size), total=-(-X.n_rows // batch_size), disable=not show_progress,
+                   leave=False, desc=f"epoch {epoch}", unit="batch")
     if decay <= 0.0:
         # The lazy scale would cross zero; such a large step diverges anyway, so take it densely.
-        for start in tqdm(range(0, X.n_rows, batch_size), disable=not show_progress, leave=False,
-                          desc=f"epoch {epoch}", unit="batch"):
-            rows = order[start : start + batch_size]
+        for rows, batch in batches:
             batch_y = y[rows]
             batch_weights = None if class_weights is None else class_weights[batch_y]
-            weights = _batch_step(weights, X.take_rows(rows), batch_y, settings, batch_weights)
+            weights = _batch_step(weights, batch, batch_y, settings, batch_weights)
         return weights
     bias = weights[0].copy()
     V = weights.copy()
@@ -279,10 +273,8 @@ def _minibatch_epoch(
     scale = 1.0
     scratch = np.zeros(X.n_columns, dtype=np.int64)  # for transpose_dot_compact
     binary = weights.ndim == 1
-    for start in tqdm(range(0, X.n_rows, batch_size), disable=not show_progress, leave=False,
-                      desc=f"epoch {epoch}", unit="batch"):
-        rows = order[start : start + batch_size]
-        batch, batch_y = X.take_rows(rows), y[rows]
+    for rows, batch in batches:
+        batch_y = y[rows]
         n_batch = batch.n_rows
 
         # Forward: logits with the bias added separately, since V[0] stays 0.

@@ -23,9 +23,9 @@ from itertools import repeat
 
 import numpy as np
 
+from logreg_cli.bytetokens import hash_tokens
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import DataError, ModelFileError
-from logreg_cli.bytetokens import hash_tokens
 from logreg_cli.hashtable import IdTable, scramble
 from logreg_cli.io import arrays_to_strings, strings_to_arrays
 from logreg_cli.ngrams import (
@@ -35,8 +35,8 @@ from logreg_cli.ngrams import (
     count_entries,
     count_pairs,
     csr_from_pairs,
-    ngram_starts,
     expand_rows,
+    ngram_starts,
     sorted_unique,
     sum_entries,
 )
@@ -151,9 +151,7 @@ class NgramVocabulary:
         """Return the index into ``tokens`` of each token hash of ``bytetokens``, or -1 for other tokens."""
         tables = self._lookup_tables()
         if "token_hashes" not in tables:
-            table = IdTable()
-            table.insert(hash_tokens(self.tokens))
-            tables["token_hashes"] = table
+            tables["token_hashes"] = IdTable.of(hash_tokens(self.tokens))
         return tables["token_hashes"].lookup(hashes)
 
     def prepare_lookups(self, *, with_token_hashes: bool = False) -> None:
@@ -180,9 +178,7 @@ class NgramVocabulary:
             keys = prefix_ids[longer] * n_tokens + self.ngrams[longer, n - 1]
             if n == self.ngram_max:
                 # The longest n-grams are distinct, so their keys need no sorting.
-                prefix_table = IdTable()
-                prefix_table.insert(scramble(keys))
-                prefixes.append(prefix_table)
+                prefixes.append(IdTable.of(scramble(keys)))
                 level_columns.append(self.word_columns[longer])
                 break
             table = sorted_unique(keys)
@@ -191,9 +187,7 @@ class NgramVocabulary:
             columns = np.full(table.size, -1, dtype=INDEX_DTYPE)
             ends = lengths == n
             columns[next_ids[ends]] = self.word_columns[ends]
-            prefix_table = IdTable()
-            prefix_table.insert(scramble(table))
-            prefixes.append(prefix_table)
+            prefixes.append(IdTable.of(scramble(table)))
             level_columns.append(columns)
             prefix_ids = next_ids
         self._tables = {

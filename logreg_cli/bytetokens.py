@@ -108,21 +108,17 @@ def token_hashes(documents: Sequence[str], tokenize: Callable[[str], list[str]],
 
 def hash_tokens(tokens: Sequence[str]) -> np.ndarray:
     """Return the 64-bit hash of each token, as the tokenizing above computes it."""
-    encoded = [token.encode("utf-8", "surrogatepass") for token in tokens]
-    text = np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
-    starts = _starts(map(len, encoded), len(encoded))
-    ends = starts + np.fromiter(map(len, encoded), dtype=INDEX_DTYPE, count=len(encoded))
-    return _hash_runs(text, starts, ends)
+    return HashedTokens.from_token_lists([tokens]).hashes
 
 
 def _tokenized_chunks(documents: Sequence[str], tokenize: Callable[[str], list[str]], lowercase: bool):
-    """Yield ``((first, stop), _Chunk)`` for consecutive ranges of documents, tokenized on several threads."""
-    ranges = list(_document_chunks(documents))
-    chunks = map_in_threads(lambda bounds: _Chunk(documents[bounds[0]:bounds[1]], tokenize, lowercase), ranges)
+    """Yield ``((first, stop), HashedTokens)`` for consecutive ranges of documents, tokenized on several threads."""
+    ranges = list(document_ranges(documents))
+    chunks = map_in_threads(lambda bounds: HashedTokens(documents[bounds[0]:bounds[1]], tokenize, lowercase), ranges)
     yield from zip(ranges, chunks)
 
 
-def _document_chunks(documents: Sequence[str]):
+def document_ranges(documents: Sequence[str]):
     """Yield ``(first, stop)`` ranges of documents with about CHUNK_BYTES characters each."""
     sizes = np.fromiter(map(len, documents), dtype=INDEX_DTYPE, count=len(documents))
     ends = np.cumsum(sizes + 1)
@@ -135,7 +131,7 @@ def _document_chunks(documents: Sequence[str]):
         first = stop
 
 
-class _Chunk:
+class HashedTokens:
     """The tokens of some documents as hashes, in stream order, and where each token's bytes are.
 
     Attributes
@@ -204,6 +200,29 @@ class _Chunk:
             self._starts[positions] = token_starts
             self._ends[positions] = token_ends
             self._buffers.append(buffer_bytes)
+
+    @classmethod
+    def from_token_lists(cls, token_lists: Sequence[Sequence[str]]) -> HashedTokens:
+        """Hash tokens that a tokenizer returned as strings, one list per document; the hashes are those of the byte rules."""
+        chunk = cls.__new__(cls)
+        encoded = [token.encode("utf-8", "surrogatepass") for tokens in token_lists for token in tokens]
+        chunk.lengths = np.fromiter(map(len, token_lists), dtype=INDEX_DTYPE, count=len(token_lists))
+        buffer = b"\n".join(encoded)
+        chunk._starts = _starts(map(len, encoded), len(encoded))
+        chunk._ends = chunk._starts + np.fromiter(map(len, encoded), dtype=INDEX_DTYPE, count=len(encoded))
+        chunk.hashes = _hash_runs(np.frombuffer(buffer, dtype=np.uint8), chunk._starts, chunk._ends)
+        chunk._group = np.zeros(len(encoded), dtype=np.int8)
+        chunk._buffers = [buffer]
+        return chunk
+
+    def take(self, positions: np.ndarray) -> HashedTokens:
+        """Return the tokens at ``positions`` alone, so that they can be decoded after the rest is dropped."""
+        chunk = HashedTokens.__new__(HashedTokens)
+        chunk.lengths = np.zeros(0, dtype=INDEX_DTYPE)  # no longer grouped by document
+        chunk.hashes = self.hashes[positions]
+        chunk._group, chunk._starts, chunk._ends = self._group[positions], self._starts[positions], self._ends[positions]
+        chunk._buffers = self._buffers
+        return chunk
 
     def decode(self, positions: np.ndarray) -> list[str]:
         """Return the token at each of ``positions`` as a string."""

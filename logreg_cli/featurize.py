@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from logreg_cli.bytetokens import stream_from_documents, token_hashes
+from logreg_cli.bytetokens import HashedTokens, document_ranges, hash_tokens, stream_from_documents, token_hashes
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.handcrafted import HandcraftedFeatures, load_handcrafted, read_token_file
@@ -32,7 +32,7 @@ from logreg_cli.ngrams import TokenStream
 from logreg_cli.parallel import map_in_threads
 from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 from logreg_cli.tokenize import make_tokenizer
-from logreg_cli.vocabulary import NgramVocabulary, fit_vocabulary
+from logreg_cli.vocabulary import ChunkNgrams, NgramVocabulary, WordCandidates, count_chunk_ngrams, fit_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -167,13 +167,66 @@ class Featurizer:
         ConfigError
             When a stop-word or word-list file cannot be read.
         """
-        self._fit(documents, source, need_counts=self.settings.values == "tfidf")
+        self._fit(documents, source, keep_token_ids=False)
         return self
 
+    def _fit(self, documents: Sequence[str], source: str, *, keep_token_ids: bool) -> WordCandidates | None:
+        """Fit, and return the word n-gram candidates when a vocabulary of word n-grams was learned."""
+        settings = self.settings
+        words = None
+        self.stop_words = []
+        if settings.stop_words is not None:
+            self.stop_words = read_token_file(settings.stop_words, "featurizer.stop_words", self._tokenize, single_tokens=False)
+        self.handcrafted = load_handcrafted(settings, self._tokenize)
+        self.ngrams, self.idf, self._vocabulary = None, None, None
+        if settings.bag_of_words:
+            document_frequency = None
+            if self.hashing:
+                if settings.values == "tfidf":
+                    counts = self._count_ngrams(self._token_stream(documents).without(set(self.stop_words)))
+                    document_frequency = np.bincount(counts.indices, minlength=self.n_ngram_features)
+            else:
+                if settings.ngram_max >= 1:
+                    words = self._word_candidates(documents, keep_token_ids=keep_token_ids)
+                char_stream = None
+                if settings.char_ngrams is not None:
+                    char_stream = self._token_stream(documents).without(set(self.stop_words))
+                self.ngrams, document_frequency = fit_vocabulary(words, char_stream, settings,
+                                                                 n_documents=len(documents), source=source)
+            if settings.values == "tfidf":
+                # Smoothed idf, as if one extra document held every n-gram once: ln((1 + n) / (1 + df)) + 1.
+                ngram_idf = np.log((1.0 + len(documents)) / (1.0 + document_frequency)) + 1.0
+                self.idf = np.concatenate([[1.0], ngram_idf, np.ones(self.handcrafted.n_features)])
+        self.fitted = True
+        return words
+
     def fit_transform(self, documents: Sequence[str], *, source: str = "the training corpus") -> CSRMatrix:
-        """Fit on ``documents`` and return their feature matrix, shape ``(n_documents, n_features)``."""
-        stream, counts = self._fit(documents, source, need_counts=True)
-        return self._assemble(documents, stream, counts)
+        """Fit on ``documents`` and return their feature matrix, shape ``(n_documents, n_features)``.
+
+        The vocabulary is learned a group of documents at a time, so that the
+        token arrays of the whole corpus never exist at once. For word n-grams
+        alone, the token ids of that pass are kept (4 bytes per token) and
+        counted again with the vocabulary; otherwise the documents are tokenized a second time.
+        """
+        words = self._fit(documents, source, keep_token_ids=self._looks_up_token_hashes())
+        if words is None or not words.keep_token_ids:
+            return self._transform(documents, warn=False)
+        assert self.ngrams is not None
+        index = dict(zip(self.ngrams.tokens, range(len(self.ngrams.tokens))))
+        vocabulary_ids = np.fromiter((index.get(token, -1) for token in words.tokens), dtype=INDEX_DTYPE,
+                                     count=len(words.tokens))
+        self.ngrams.prepare_lookups()
+        groups = words.token_ids
+        del words
+
+        def featurize(index: int) -> CSRMatrix:
+            ids, lengths = groups[index]
+            groups[index] = None  # freed once featurized
+            rows = np.repeat(np.arange(lengths.size, dtype=INDEX_DTYPE), lengths)
+            counts = self.ngrams.count_token_ids(vocabulary_ids[ids], rows, lengths.size)
+            return self._assemble(None, None, counts)
+
+        return CSRMatrix.vstack_consumed(map_in_threads(featurize, range(len(groups))), n_blocks=len(groups))
 
     def transform(self, documents: Sequence[str]) -> CSRMatrix:
         """Return the feature matrix of ``documents``, shape ``(n_documents, n_features)``.
@@ -185,16 +238,23 @@ class Featurizer:
         """
         if not self.fitted:
             raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
+        return self._transform(documents, warn=True)
+
+    def _transform(self, documents: Sequence[str], *, warn: bool) -> CSRMatrix:
         if self.ngrams is not None:
             self.ngrams.prepare_lookups(with_token_hashes=self._looks_up_token_hashes())  # once, before the threads share them
         chunks = [documents[start : start + TRANSFORM_CHUNK] for start in range(0, max(len(documents), 1), TRANSFORM_CHUNK)]
-        blocks, unknown = [], 0
-        for block, block_unknown in map_in_threads(self._transform_chunk, chunks):
-            blocks.append(block)
-            unknown += block_unknown
-        if unknown:
-            self._warn_unknown(unknown, len(documents))
-        return blocks[0] if len(blocks) == 1 else CSRMatrix.vstack(blocks)
+        unknown = [0]
+
+        def blocks():
+            for block, block_unknown in map_in_threads(self._transform_chunk, chunks):
+                unknown[0] += block_unknown
+                yield block
+
+        matrix = CSRMatrix.vstack_consumed(blocks(), n_blocks=len(chunks))
+        if unknown[0] and warn:
+            self._warn_unknown(unknown[0], len(documents))
+        return matrix
 
     def _transform_chunk(self, documents: Sequence[str]) -> tuple[CSRMatrix, int]:
         """Featurize one chunk; also return how many of its documents have tokens but no known n-gram."""
@@ -215,29 +275,23 @@ class Featurizer:
                 unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (ngram_stream.lengths > 0)))
         return self._assemble(documents, stream, counts), unknown
 
-    def _fit(self, documents: Sequence[str], source: str, *, need_counts: bool) -> tuple[TokenStream, CSRMatrix | None]:
-        settings = self.settings
-        stream = self._token_stream(documents)
-        self.stop_words = []
-        if settings.stop_words is not None:
-            self.stop_words = read_token_file(settings.stop_words, "featurizer.stop_words", self._tokenize, single_tokens=False)
-        self.handcrafted = load_handcrafted(settings, self._tokenize)
-        self.ngrams, self.idf, self._vocabulary = None, None, None
-        counts = None
-        if settings.bag_of_words:
-            ngram_stream = stream.without(set(self.stop_words))
-            if self.hashing:
-                counts = self._count_ngrams(ngram_stream) if need_counts else None
+    def _word_candidates(self, documents: Sequence[str], *, keep_token_ids: bool) -> WordCandidates:
+        """Count the word n-grams of ``documents`` a group at a time, on several threads."""
+        ngram_max = self.settings.ngram_max
+        dropped = hash_tokens(self.stop_words) if self.stop_words else None
+
+        def count(bounds: tuple[int, int]) -> ChunkNgrams:
+            group = documents[bounds[0] : bounds[1]]
+            if self._uses_byte_tokens():
+                chunk = HashedTokens(group, self._tokenize, self.settings.lowercase)
             else:
-                self.ngrams, counts = fit_vocabulary(ngram_stream, settings, source=source, with_counts=need_counts)
-            if settings.values == "tfidf":
-                assert counts is not None
-                document_frequency = np.bincount(counts.indices, minlength=self.n_ngram_features)
-                # Smoothed idf, as if one extra document held every n-gram once: ln((1 + n) / (1 + df)) + 1.
-                ngram_idf = np.log((1.0 + len(documents)) / (1.0 + document_frequency)) + 1.0
-                self.idf = np.concatenate([[1.0], ngram_idf, np.ones(self.handcrafted.n_features)])
-        self.fitted = True
-        return stream, counts
+                chunk = HashedTokens.from_token_lists(list(map(self._tokenize, group)))
+            return count_chunk_ngrams(chunk, ngram_max, dropped)
+
+        words = WordCandidates(ngram_max, keep_token_ids=keep_token_ids)
+        for counted in map_in_threads(count, list(document_ranges(documents))):
+            words.add(counted)
+        return words
 
     def _count_ngrams(self, stream: TokenStream) -> CSRMatrix:
         settings = self.settings
@@ -280,12 +334,13 @@ class Featurizer:
             np.divide(data, np.repeat(norms, np.diff(counts.indptr)), out=data)
         return counts
 
-    def _assemble(self, documents: Sequence[str], stream: TokenStream | None, counts: CSRMatrix | None) -> CSRMatrix:
+    def _assemble(self, documents: Sequence[str] | None, stream: TokenStream | None, counts: CSRMatrix | None) -> CSRMatrix:
         """Put the bias feature, the n-gram values and the hand-written values side by side.
 
-        ``stream`` may be None when there are no hand-written features, which are the only ones that read it.
+        ``documents`` and ``stream`` may be None when there are no hand-written
+        features, which are the only ones that read them.
         """
-        n_documents = len(documents)
+        n_documents = len(documents) if documents is not None else counts.n_rows
         n_ngrams = self.n_ngram_features
         ngram_lengths = np.zeros(n_documents, dtype=INDEX_DTYPE)
         ngrams = None

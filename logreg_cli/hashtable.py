@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from logreg_cli.ngrams import first_of_runs
 from logreg_cli.sparse import INDEX_DTYPE
 
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -35,12 +36,14 @@ class IdTable:
     slot, and the table doubles when it is half full. Looking up the 6 million
     token hashes of the IMDb training file took 0.08 s, against 1 s for
     ``np.searchsorted`` in a sorted array of its 75,000 distinct hashes.
+    Slots store ids as int32 (12 bytes per slot with the key), so a table
+    takes fewer than 2**31 keys; :meth:`lookup` returns int64 ids.
     """
 
     def __init__(self, bits: int = 16) -> None:
         self.bits = bits
         self.keys = np.zeros(1 << bits, dtype=np.uint64)
-        self.values = np.full(1 << bits, -1, dtype=INDEX_DTYPE)
+        self.values = np.full(1 << bits, -1, dtype=np.int32)  # the id of each slot's key, or -1 for an empty slot
         self.size = 0
 
     @classmethod
@@ -56,7 +59,7 @@ class IdTable:
     def lookup(self, hashes: np.ndarray) -> np.ndarray:
         """Return the id of each hash, or -1 where it is not in the table."""
         slots = self._first_slots(hashes)
-        values = self.values[slots]
+        values = self.values[slots].astype(INDEX_DTYPE)
         # Probe further where the slot contains another key. An empty slot ends the search with -1.
         pending = np.flatnonzero((values >= 0) & (self.keys[slots] != hashes))
         values[pending] = -1
@@ -87,14 +90,19 @@ class IdTable:
         while pending.size:
             free = self.values[slots[pending]] < 0
             candidates = pending[free]
-            # Of several hashes that want the same free slot, the first takes it.
-            _, winners = np.unique(slots[candidates], return_index=True)
+            # Of several hashes that want the same free slot, the first takes it. Sorted hashes have
+            # sorted first slots, and then the first of each run of equal slots wins without a sort.
+            requested = slots[candidates]
+            if requested.size and (requested[1:] >= requested[:-1]).all():
+                winners = first_of_runs(requested)
+            else:
+                _, winners = np.unique(requested, return_index=True)
             placed = candidates[winners]
             self.keys[slots[placed]] = hashes[placed]
             self.values[slots[placed]] = ids[placed]
-            left = np.ones(hashes.size, dtype=bool)
-            left[placed] = False
-            pending = pending[left[pending]]
+            left = np.ones(pending.size, dtype=bool)
+            left[np.flatnonzero(free)[winners]] = False
+            pending = pending[left]
             slots[pending] = (slots[pending] + 1) & mask
 
     def _place_in_empty(self, hashes: np.ndarray, ids: np.ndarray, slots: np.ndarray) -> np.ndarray:
@@ -119,7 +127,7 @@ class IdTable:
         while (1 << self.bits) < 2 * needed:
             self.bits += 1
         self.keys = np.zeros(1 << self.bits, dtype=np.uint64)
-        self.values = np.full(1 << self.bits, -1, dtype=INDEX_DTYPE)
+        self.values = np.full(1 << self.bits, -1, dtype=np.int32)
         size, self.size = self.size, 0
         self._place(keys, values)
         self.size = size

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -73,9 +74,18 @@ def map_in_threads(function: Callable[[Item], Result], items: Iterable[Item]) ->
         _state.in_worker = True
         return function(item)
 
-    executor = ThreadPoolExecutor(max_workers=min(thread_count(), len(items)), thread_name_prefix="logreg")
+    workers = min(thread_count(), len(items))
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logreg")
+    pending: deque[Future] = deque()
     try:
-        yield from executor.map(run, items)
+        # At most two items per thread are queued or done but not yet taken, so that results
+        # that the caller consumes slowly do not pile up in memory.
+        for item in items:
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+            pending.append(executor.submit(run, item))
+        while pending:
+            yield pending.popleft().result()
     finally:
         # On Ctrl-C or an error, drop the items not started yet instead of waiting for all of them.
         executor.shutdown(wait=True, cancel_futures=True)

@@ -8,7 +8,7 @@ so ``scipy.sparse.load_npz`` opens the features files we write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,10 +76,22 @@ class CSRMatrix:
         return int(self.indptr[-1] - self.indptr[0])
 
     def row_ids(self) -> np.ndarray:
-        """Return the row index of every stored value, shape ``(nnz,)``."""
+        """Return the row index of every stored value, shape ``(nnz,)``; kept for the next call."""
         if self._row_ids is None:
             self._row_ids = np.repeat(np.arange(self.n_rows, dtype=INDEX_DTYPE), np.diff(self.indptr))
         return self._row_ids
+
+    def rows_of_values(self, begin: int, end: int) -> np.ndarray:
+        """Return the row index of the stored values at positions ``begin`` to ``end - 1``, not kept.
+
+        For a large matrix, the products over all values use this range by
+        range instead of :meth:`row_ids`, whose cached array of 8 bytes per
+        value (65 MB for IMDb's bigrams) would last as long as the matrix.
+        """
+        first = int(np.searchsorted(self.indptr, begin, side="right")) - 1
+        last = int(np.searchsorted(self.indptr, end, side="left"))
+        bounds = np.clip(self.indptr[first : last + 1], begin, end)
+        return np.repeat(np.arange(first, last, dtype=INDEX_DTYPE), np.diff(bounds))
 
     def dot(self, weights: np.ndarray) -> np.ndarray:
         """Multiply by dense ``weights`` of shape ``(n_columns,)`` or ``(n_columns, k)``.
@@ -112,9 +124,12 @@ class CSRMatrix:
             if by_label is not None:
                 rows = out[start:stop]
                 for label, label_weights in enumerate(by_label):  # a loop over labels, not over documents
-                    rows[non_empty, label] = np.add.reduceat(data * label_weights[indices], starts[non_empty])
+                    products = label_weights[indices]
+                    products *= data  # in place: one temporary array instead of two
+                    rows[non_empty, label] = np.add.reduceat(products, starts[non_empty])
                 return
-            products = data * weights[indices] if weights.ndim == 1 else data[:, None] * weights[indices]
+            products = weights[indices]
+            products *= data if weights.ndim == 1 else data[:, None]
             out[start:stop][non_empty] = np.add.reduceat(products, starts[non_empty], axis=0)
 
         run_in_threads(multiply, range(0, self.n_rows, block_rows))
@@ -125,20 +140,22 @@ class CSRMatrix:
 
         For a large matrix the columns of ``values`` (labels) are summed on several threads at once.
         """
-        rows = self.row_ids()
+        small = self.nnz < PARALLEL_MIN_VALUES
         if values.ndim == 1:
-            if self.nnz < PARALLEL_MIN_VALUES:
-                return np.bincount(self.indices, weights=self.data * values[rows], minlength=self.n_columns)
+            if small:
+                return np.bincount(self.indices, weights=self.data * values[self.row_ids()], minlength=self.n_columns)
             # Each thread sums the products of a range of stored values, and the ranges' sums are added.
             # The ranges do not depend on the number of threads, so neither does the rounding.
             bounds = np.linspace(self.indptr[0], self.indptr[-1], TRANSPOSE_DOT_RANGES + 1).astype(INDEX_DTYPE)
 
             def range_sums(piece: tuple[int, int]) -> np.ndarray:
                 begin, end = piece
-                products = self.data[begin:end] * values[rows[begin - self.indptr[0]:end - self.indptr[0]]]
+                products = values[self.rows_of_values(begin, end)]
+                products *= self.data[begin:end]
                 return np.bincount(self.indices[begin:end], weights=products, minlength=self.n_columns)
 
             return sum(map_in_threads(range_sums, list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))))
+        rows = self.row_ids() if small else self.rows_of_values(int(self.indptr[0]), int(self.indptr[-1]))
         by_label = np.ascontiguousarray(values.T)
 
         def label_sums(label: int) -> np.ndarray:
@@ -234,6 +251,42 @@ class CSRMatrix:
         data = np.concatenate([block.data[block.indptr[0] : block.indptr[-1]] for block in blocks])
         indices = np.concatenate([block.indices[block.indptr[0] : block.indptr[-1]] for block in blocks])
         return cls(data, indices, indptr.astype(INDEX_DTYPE), (sum(block.n_rows for block in blocks), n_columns))
+
+    @classmethod
+    def vstack_consumed(cls, blocks: Iterable[CSRMatrix], *, n_blocks: int) -> CSRMatrix:
+        """Stack matrices that arrive one by one, keeping none of them: the result of :meth:`vstack` with less memory.
+
+        ``vstack`` holds every block and the result at once, twice the
+        matrix. Here each block is copied into arrays sized for ``n_blocks``
+        blocks like the first one and then dropped. Pages of ``np.empty`` that
+        are never written take no memory, and ``ndarray.resize`` trims the
+        arrays at the end or grows them by a quarter when the guess falls short.
+        """
+        data = indices = None
+        indptr_pieces = [np.zeros(1, dtype=INDEX_DTYPE)]
+        n_rows = n_columns = size = 0
+        for block in blocks:
+            start, stop = int(block.indptr[0]), int(block.indptr[-1])
+            nnz = stop - start
+            if data is None:
+                capacity = max(nnz * n_blocks + nnz // 8, 1)
+                data, indices = np.empty(capacity), np.empty(capacity, dtype=INDEX_DTYPE)
+                n_columns = block.n_columns
+            elif size + nnz > data.size:
+                capacity = max(size + nnz, data.size + data.size // 4)
+                data.resize(capacity, refcheck=False)
+                indices.resize(capacity, refcheck=False)
+            data[size : size + nnz] = block.data[start:stop]
+            indices[size : size + nnz] = block.indices[start:stop]
+            indptr_pieces.append(block.indptr[1:] - start + size)
+            size += nnz
+            n_rows += block.n_rows
+            del block
+        if data is None:
+            raise ValueError("vstack_consumed needs at least one matrix")
+        data.resize(size, refcheck=False)
+        indices.resize(size, refcheck=False)
+        return cls(data, indices, np.concatenate(indptr_pieces).astype(INDEX_DTYPE, copy=False), (n_rows, n_columns))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays in the layout that ``scipy.sparse.save_npz`` writes."""

@@ -1,12 +1,17 @@
 """The learned vocabulary of word and character n-grams, and its pruning.
 
-Word n-grams are never joined into strings while counting. Every token gets
-an integer id, and the n-gram that starts at position i gets the key
-``prefix_id * n_tokens + id[i + n - 1]``, where ``prefix_id`` is the id of the
-(n - 1)-gram at position i. Sorting keys with NumPy then gives distinct
-n-grams, their counts and their document frequencies. Because token ids follow
-the code point order of the tokens, the ids of the n-grams of one length
-follow the order of their token tuples, which is the tie order of the columns.
+Word n-grams are never joined into strings while counting. The documents are
+counted a group at a time (:func:`count_chunk_ngrams`, on several threads):
+every token has a 64-bit hash, and the n-gram that starts at a position gets
+a hash mixed from its (n - 1)-token prefix's hash and its last token's hash.
+Sorting the hashes of a group gives its distinct n-grams, their counts and
+their document frequencies. :class:`WordCandidates` merges the groups in
+tables of hashes (``hashtable.py``) and keeps the token ids of each n-gram,
+so the token arrays of the whole corpus never exist at once. For word
+bigrams of IMDb's training and test files together (50,000 reviews), that
+lowered the peak memory of ``fit_transform`` from 1.4 GB to 1.0 GB, and for
+three copies of them from 3.2 GB to 1.6 GB (35 s to 22 s), with the same
+matrix (2 cores, ``benchmarks/bench.py`` machine in docs/benchmarks.md).
 
 Columns are sorted by descending number of occurrences in the training
 corpus. Ties put word n-grams before character n-grams. Tied word n-grams
@@ -23,20 +28,19 @@ from itertools import repeat
 
 import numpy as np
 
-from logreg_cli.bytetokens import hash_tokens
+from logreg_cli.bytetokens import HashedTokens, hash_tokens
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import DataError, ModelFileError
 from logreg_cli.hashtable import IdTable, scramble
 from logreg_cli.io import arrays_to_strings, strings_to_arrays
 from logreg_cli.ngrams import (
-    KeyPairs,
     TokenStream,
     char_ngram_table,
     count_entries,
-    count_pairs,
-    csr_from_pairs,
     expand_rows,
+    first_of_runs,
     ngram_starts,
+    run_lengths,
     sorted_unique,
     sum_entries,
 )
@@ -278,70 +282,244 @@ def _char_entries(stream: TokenStream, table: tuple[np.ndarray, np.ndarray],
 
 
 @dataclass
-class _Candidates:
-    """Distinct n-grams of one kind and length found in the training corpus."""
+class ChunkNgrams:
+    """The distinct word n-grams of a group of documents, counted by :func:`count_chunk_ngrams`.
 
-    kind: int
-    totals: np.ndarray  # occurrences in the corpus
-    df: np.ndarray  # number of documents that contain the n-gram
-    # Word n-grams: keys (token ids for unigrams, else prefix id * n_tokens + last token id)
-    # with their (key, document) counts.
-    pairs: KeyPairs | None = None
-    # Character n-grams: the count of each (document, n-gram) pair, sorted by document.
-    entries: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    Entry ``n - 1`` of each list is about the n-grams of n tokens.
+
+    Attributes
+    ----------
+    keys : list of ndarray of uint64
+        The distinct n-gram hashes, sorted; the hash of a unigram is its token hash.
+    totals, df : list of ndarray
+        Occurrences of each n-gram, and the number of documents that contain it.
+    firsts : list of ndarray
+        Index into ``hashes`` of the first token of each n-gram's first occurrence.
+    hashes : ndarray of uint64
+        Token hashes of the group, stop words removed.
+    lengths : ndarray
+        Number of tokens of each document, stop words included.
+    tokens : HashedTokens
+        The first occurrence of each distinct token, in the order of ``keys[0]``, to decode.
+    """
+
+    keys: list[np.ndarray]
+    totals: list[np.ndarray]
+    df: list[np.ndarray]
+    firsts: list[np.ndarray]
+    hashes: np.ndarray
+    lengths: np.ndarray
+    tokens: HashedTokens | None = None
 
 
-def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: str,
-                   with_counts: bool) -> tuple[NgramVocabulary, CSRMatrix | None]:
+# Odd multiplier that combines the hash of an n-gram's prefix with its last token's hash.
+_EXTEND = np.uint64(0x9E3779B97F4A7C15)
+
+
+def count_chunk_ngrams(chunk: HashedTokens, ngram_max: int, dropped: np.ndarray | None = None) -> ChunkNgrams:
+    """Count the word n-grams of one group of documents, without their strings.
+
+    ``dropped`` contains the hashes of stop words, which are removed before the
+    n-grams are formed. An n-gram's hash mixes its prefix's hash with its last
+    token's hash, so n-grams of every length are counted alike.
+
+    NOTE: two n-grams of the same length with the same 64-bit hash would be
+    counted as one, as two tokens would be (see ``bytetokens.py``); for a
+    few million distinct n-grams the chance is below 1e-6.
+    """
+    hashes = chunk.hashes
+    rows = np.repeat(np.arange(chunk.lengths.size, dtype=INDEX_DTYPE), chunk.lengths)
+    positions = None
+    if dropped is not None and dropped.size:
+        positions = np.flatnonzero(~np.isin(hashes, dropped))
+        hashes, rows = hashes[positions], rows[positions]
+    row_bits = max(chunk.lengths.size - 1, 0).bit_length()
+    starts = np.arange(hashes.size, dtype=INDEX_DTYPE)
+    keys = hashes
+    counted = ChunkNgrams([], [], [], [], hashes, chunk.lengths)
+    for n in range(1, ngram_max + 1):
+        if n > 1:
+            # An n-gram fits where its last token lies in the same document as its first.
+            ends = starts + (n - 1)
+            fits = ends < hashes.size
+            fits[fits] = rows[ends[fits]] == rows[starts[fits]]
+            starts = starts[fits]
+            keys = keys[fits] * _EXTEND
+            keys ^= hashes[starts + (n - 1)]
+            keys = scramble(keys)
+        for values, part in zip(_distinct_ngrams(keys, rows[starts], starts, row_bits),
+                                (counted.keys, counted.totals, counted.df, counted.firsts)):
+            part.append(values)
+    if ngram_max >= 1:
+        # Keep only the tokens that may need decoding, not the positions of every token.
+        firsts = counted.firsts[0]
+        counted.tokens = chunk.take(firsts if positions is None else positions[firsts])
+    return counted
+
+
+def _distinct_ngrams(keys: np.ndarray, rows: np.ndarray, starts: np.ndarray,
+                     row_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the distinct keys (sorted), their totals, document frequencies and first starts."""
+    if keys.size == 0:
+        empty = np.zeros(0, dtype=np.int32)
+        return np.zeros(0, dtype=np.uint64), empty, empty, empty
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    group_starts = first_of_runs(sorted_keys)
+    # Group index of every sorted occurrence, packed with its document: distinct packed values are
+    # the distinct (n-gram, document) pairs.
+    groups = np.zeros(keys.size, dtype=INDEX_DTYPE)
+    groups[group_starts[1:]] = 1
+    np.cumsum(groups, out=groups)
+    groups <<= row_bits
+    groups |= rows[order]
+    if (group_starts.size - 1).bit_length() + row_bits <= 32:
+        groups = groups.astype(np.uint32)  # 32-bit keys sort faster
+    groups.sort()
+    # A group holds fewer than 2**31 tokens, so int32 halves the memory of the results waiting to be merged.
+    df = np.bincount(groups[first_of_runs(groups)] >> row_bits, minlength=group_starts.size).astype(np.int32)
+    firsts = np.minimum.reduceat(starts[order], group_starts).astype(np.int32)
+    return sorted_keys[group_starts], run_lengths(group_starts, keys.size).astype(np.int32), df, firsts
+
+
+class WordCandidates:
+    """The distinct word n-grams of a corpus, merged from the counts of its groups of documents.
+
+    Token ids and n-gram ids follow the order of first appearance. Unigram
+    ids are token ids; ``tuples[n - 1]`` holds the token ids of each n-gram
+    of n tokens. With ``keep_token_ids`` (only without stop words),
+    ``token_ids`` keeps ``(ids, lengths)`` of every group: the token id of
+    each position (int32) and the number of tokens of each document, so
+    that the documents can be featurized without tokenizing them again.
+    """
+
+    def __init__(self, ngram_max: int, *, keep_token_ids: bool = False) -> None:
+        self.ngram_max = ngram_max
+        self.tokens: list[str] = []
+        self.keep_token_ids = keep_token_ids
+        self.token_ids: list[tuple[np.ndarray, np.ndarray]] = []
+        self._tables = [IdTable() for _ in range(ngram_max)]
+        self._totals = [np.zeros(0, dtype=INDEX_DTYPE) for _ in range(ngram_max)]
+        self._df = [np.zeros(0, dtype=INDEX_DTYPE) for _ in range(ngram_max)]
+        self._tuples = [np.zeros((0, n), dtype=INDEX_DTYPE) for n in range(1, ngram_max + 1)]
+
+    def add(self, counted: ChunkNgrams) -> None:
+        """Merge the n-grams of one group of documents."""
+        token_table = self._tables[0]
+        for index, (keys, totals, df, firsts) in enumerate(zip(counted.keys, counted.totals, counted.df, counted.firsts)):
+            table = self._tables[index]
+            ids = table.lookup(keys)
+            new = np.flatnonzero(ids < 0)
+            if new.size:
+                size = table.size
+                if index == 0:
+                    self.tokens.extend(counted.tokens.decode(new))
+                else:
+                    # Every token of the group is in the token table already.
+                    spots = firsts[new][:, None] + np.arange(index + 1)
+                    new_tuples = token_table.lookup(counted.hashes[spots].ravel()).reshape(spots.shape)
+                    self._tuples[index] = _with_rows(self._tuples[index], size, new_tuples)
+                table.insert(keys[new])
+                ids[new] = np.arange(size, size + new.size)
+                self._totals[index] = _with_rows(self._totals[index], size, np.zeros(new.size, dtype=INDEX_DTYPE))
+                self._df[index] = _with_rows(self._df[index], size, np.zeros(new.size, dtype=INDEX_DTYPE))
+            self._totals[index][ids] += totals
+            self._df[index][ids] += df
+        if self.keep_token_ids:
+            self.token_ids.append((token_table.lookup(counted.hashes).astype(np.int32), counted.lengths))
+
+    def drop_tables(self) -> None:
+        """Free the hash tables, which only :meth:`add` needs."""
+        self._tables = []
+
+    def level(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the totals, document frequencies and token ids (shape ``(count, n)``) of the n-grams of n tokens."""
+        size = self._tables[n - 1].size
+        tuples = np.arange(size, dtype=INDEX_DTYPE)[:, None] if n == 1 else self._tuples[n - 1][:size]
+        return self._totals[n - 1][:size], self._df[n - 1][:size], tuples
+
+
+def _with_rows(array: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:
+    """Put ``rows`` after the first ``size`` rows of ``array``, growing it by doubling when full."""
+    needed = size + rows.shape[0]
+    if needed > array.shape[0]:
+        grown = np.zeros((max(needed, 2 * array.shape[0]),) + array.shape[1:], dtype=array.dtype)
+        grown[:size] = array[:size]
+        array = grown
+    array[size:needed] = rows
+    return array
+
+
+def fit_vocabulary(words: WordCandidates | None, char_stream: TokenStream | None, settings: FeaturizerConfig, *,
+                   n_documents: int, source: str) -> tuple[NgramVocabulary, np.ndarray]:
     """Learn the n-gram vocabulary of a training corpus.
 
     Parameters
     ----------
-    stream : TokenStream
-        Tokens of the training documents, stop words already removed.
+    words : WordCandidates or None
+        The word n-grams of the training documents, when ``settings.ngram_max >= 1``.
+    char_stream : TokenStream or None
+        Tokens of the training documents, stop words removed, when ``settings.char_ngrams`` is set.
     settings : FeaturizerConfig
         Uses ngram_max, char_ngrams, min_count, min_df, max_df and max_features.
+    n_documents : int
+        Number of training documents.
     source : str
         Name of the training corpus, for messages.
-    with_counts : bool
-        Also return the count matrix of the training documents, which costs
-        less here than through :meth:`NgramVocabulary.count_matrix` later.
 
     Returns
     -------
     vocabulary : NgramVocabulary
-    counts : CSRMatrix, shape (n_documents, vocabulary.n_columns), or None
+    document_frequency : ndarray, shape (vocabulary.n_columns,)
+        Number of training documents that contain each column's n-gram.
 
     Raises
     ------
     DataError
         When no n-gram survives pruning; the message names the setting to change.
     """
-    candidates: list[_Candidates] = []
-    if settings.ngram_max >= 1:
-        candidates.extend(_word_candidates(stream, settings.ngram_max))
+    width = max(settings.ngram_max, 1)
+    levels = []
+    if words is not None:
+        levels = [words.level(n) for n in range(1, settings.ngram_max + 1)]
+        words.drop_tables()
+    # Token ids in code point order: the tie order of word n-grams.
+    names = words.tokens if words is not None else []
+    order = sorted(range(len(names)), key=names.__getitem__)
+    code_point_rank = np.empty(len(order), dtype=INDEX_DTYPE)
+    code_point_rank[order] = np.arange(len(order), dtype=INDEX_DTYPE)
     char_grams: list[str] = []
-    if settings.char_ngrams is not None:
-        char_candidates, char_grams = _char_candidates(stream, settings.char_ngrams)
-        candidates.append(char_candidates)
+    char_counts = []
+    if char_stream is not None:
+        char_grams, char_totals, char_df = _char_candidates(char_stream, settings.char_ngrams)
+        char_counts = [(char_totals, char_df)]
 
-    totals = np.concatenate([c.totals for c in candidates])
-    df = np.concatenate([c.df for c in candidates])
-    offsets = np.cumsum([0] + [c.totals.size for c in candidates])
-    kinds = np.concatenate([np.full(c.totals.size, c.kind, dtype=np.int8) for c in candidates])
-    kept = _prune(totals, df, stream.n_documents, settings, source)
+    counts = [(totals, df) for totals, df, _ in levels] + char_counts
+    totals = np.concatenate([c[0] for c in counts]) if counts else np.zeros(0, dtype=INDEX_DTYPE)
+    df = np.concatenate([c[1] for c in counts]) if counts else np.zeros(0, dtype=INDEX_DTYPE)
+    offsets = np.cumsum([0] + [c[0].size for c in counts])
+    kinds = np.concatenate([np.full(c[0].size, kind, dtype=np.int8)
+                            for c, kind in zip(counts, [WORD] * len(levels) + [CHAR] * len(char_counts))])
+    kept = _prune(totals, df, n_documents, settings, source)
 
     # Sort the kept candidates: descending count, then kind, then the tie rank within the kind.
-    width = max(settings.ngram_max, 1)
-    word_levels = [c for c in candidates if c.kind == WORD]
     word_kept = kept[kinds[kept] == WORD]
-    tuples = _word_tuples(word_levels, word_kept, offsets, len(stream.tokens), width)
+    tuples = np.full((word_kept.size, width), -1, dtype=INDEX_DTYPE)
+    for n, (_, _, level_tuples) in enumerate(levels, start=1):
+        # word_kept is sorted, so the kept n-grams of each length are one slice of it.
+        low, high = np.searchsorted(word_kept, offsets[n - 1 : n + 1])
+        ids = word_kept[low:high] - offsets[n - 1]
+        for position in range(n):
+            tuples[low:high, position] = code_point_rank[level_tuples[ids, position]]
+    del levels
     rank = np.zeros(totals.size, dtype=INDEX_DTYPE)
     # Tuple order, with the -1 padding putting a prefix before the longer n-grams it starts.
-    rank[word_kept[np.lexsort(tuples.T[::-1])]] = np.arange(word_kept.size)
-    if settings.char_ngrams is not None:
+    rank[word_kept[_order_of_rows(tuples + 1, len(names) + 1)]] = np.arange(word_kept.size)
+    if char_counts:
         rank[offsets[-2]:] = np.arange(len(char_grams))
-    ranked = kept[np.lexsort((rank[kept], kinds[kept], -totals[kept]))]
+    max_total = int(totals.max())
+    ranked = kept[_order_of_rows(np.stack([max_total - totals[kept], kinds[kept], rank[kept]], axis=1),
+                                 max(max_total + 1, 2, rank.size))]
     if settings.max_features is not None:
         ranked = ranked[: settings.max_features]
     column_of = np.full(totals.size, -1, dtype=INDEX_DTYPE)
@@ -352,9 +530,13 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
     position = np.full(totals.size, -1, dtype=INDEX_DTYPE)
     position[word_kept] = np.arange(word_kept.size)
     ngrams = tuples[position[word_ranked]]
-    distinct, first = np.unique(ngrams[ngrams >= 0], return_index=True)
-    token_order = distinct[np.argsort(first)]
-    renumber = np.full(len(stream.tokens), -1, dtype=INDEX_DTYPE)
+    # Tokens in order of first appearance: scattering the positions backwards leaves the first one of each token.
+    appearances = ngrams[ngrams >= 0]
+    first = np.full(len(names), -1, dtype=INDEX_DTYPE)
+    first[appearances[::-1]] = np.arange(appearances.size - 1, -1, -1)
+    appeared = np.flatnonzero(first >= 0)
+    token_order = appeared[np.argsort(first[appeared])]
+    renumber = np.full(len(names), -1, dtype=INDEX_DTYPE)
     renumber[token_order] = np.arange(token_order.size)
     ngrams = np.where(ngrams >= 0, renumber[np.maximum(ngrams, 0)], -1).astype(INDEX_DTYPE)
 
@@ -363,7 +545,7 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
     if settings.char_ngrams is not None:
         char_range = (int(settings.char_ngrams[0]), int(settings.char_ngrams[1]))
     vocabulary = NgramVocabulary(
-        tokens=[stream.tokens[index] for index in token_order.tolist()],
+        tokens=[names[order[index]] for index in token_order.tolist()],
         ngrams=ngrams,
         word_columns=column_of[word_ranked],
         char_ngrams=[char_grams[index] for index in (char_ranked - offsets[-2]).tolist()],
@@ -371,43 +553,26 @@ def fit_vocabulary(stream: TokenStream, settings: FeaturizerConfig, *, source: s
         char_range=char_range,
     )
     logger.info("%s: kept %s of %s distinct n-grams as the vocabulary", source, f"{vocabulary.n_columns:,}", f"{totals.size:,}")
-    if not with_counts:
-        return vocabulary, None
-    # The count matrix below is the peak of fitting; the ranking arrays are not needed for it.
-    del totals, df, kinds, kept, word_kept, tuples, rank, ranked, position, ngrams, word_ranked, char_ranked
-
-    levels = [(level.pairs, column_of[offsets[index]:offsets[index + 1]]) for index, level in enumerate(word_levels)]
-    extra = None
-    if settings.char_ngrams is not None:
-        rows, ids, values = candidates[-1].entries
-        columns = column_of[offsets[-2] + ids]
-        extra = (rows[columns >= 0], columns[columns >= 0], values[columns >= 0])
-    return vocabulary, csr_from_pairs(levels, extra, stream.n_documents, vocabulary.n_columns)
+    return vocabulary, df[ranked]
 
 
-def _word_candidates(stream: TokenStream, ngram_max: int) -> list[_Candidates]:
-    n_documents = stream.n_documents
-    n_tokens = max(len(stream.tokens), 1)
-    # The prefix id of a bigram is the token id of its first token. Longer n-grams use the
-    # key index of their (n - 1)-token prefix, which count_pairs returns per occurrence.
-    level_ids = stream.ids
-    levels = []
-    for n in range(1, ngram_max + 1):
-        if n == 1:
-            pairs = count_pairs(stream.ids, stream.rows, n_documents)
-        else:
-            # Rows never decrease, so an n-gram fits in its document when its first and last rows are equal.
-            starts = np.flatnonzero(stream.rows[n - 1 :] == stream.rows[: stream.rows.size - (n - 1)])
-            keys = level_ids[starts] * n_tokens + stream.ids[starts + (n - 1)]
-            pairs = count_pairs(keys, stream.rows[starts], n_documents, with_ids=n < ngram_max)
-            if n < ngram_max:
-                level_ids = np.full(stream.ids.size, -1, dtype=INDEX_DTYPE)
-                level_ids[starts] = pairs.ids
-        levels.append(_Candidates(WORD, pairs.totals, pairs.document_frequency, pairs=pairs))
-    return levels
+def _order_of_rows(rows: np.ndarray, bound: int) -> np.ndarray:
+    """Return the order that sorts distinct rows of non-negative integers below ``bound`` lexicographically.
+
+    Rows that fit in 63 bits as digits in base ``bound`` are sorted as one
+    int64 key each, which costs less than ``np.lexsort`` over the columns.
+    """
+    if rows.shape[1] * max(bound - 1, 1).bit_length() > 63:
+        return np.lexsort(rows.T[::-1])
+    keys = np.zeros(rows.shape[0], dtype=np.int64)
+    for column in rows.T:
+        keys *= bound
+        keys += column
+    return np.argsort(keys)
 
 
-def _char_candidates(stream: TokenStream, char_range: list[int]) -> tuple[_Candidates, list[str]]:
+def _char_candidates(stream: TokenStream, char_range: list[int]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Return the distinct character n-grams in code point order, with their totals and document frequencies."""
     index: dict[str, int] = {}
     indptr, ids = char_ngram_table(stream.tokens, char_range[0], char_range[1],
                                    lambda gram: index.setdefault(gram, len(index)))
@@ -417,25 +582,10 @@ def _char_candidates(stream: TokenStream, char_range: list[int]) -> tuple[_Candi
     renumber = np.empty(len(grams), dtype=INDEX_DTYPE)
     renumber[order] = np.arange(len(grams))
     grams = [grams[i] for i in order]
-    rows, gram_ids, values = _char_entries(stream, (indptr, renumber[ids]), len(grams))
+    _, gram_ids, values = _char_entries(stream, (indptr, renumber[ids]), len(grams))
     totals = np.bincount(gram_ids, weights=values, minlength=len(grams)).astype(INDEX_DTYPE)
-    df = np.bincount(gram_ids, minlength=len(grams))
-    return _Candidates(CHAR, totals, df, entries=(rows, gram_ids, values)), grams
-
-
-def _word_tuples(levels: list[_Candidates], selected: np.ndarray, offsets: np.ndarray, n_tokens: int,
-                 width: int) -> np.ndarray:
-    """Return the token ids of the selected word candidates, shape ``(selected.size, width)``, -1 padded."""
-    tuples = np.full((selected.size, width), -1, dtype=INDEX_DTYPE)
-    for length in range(1, len(levels) + 1):
-        inside = np.flatnonzero((selected >= offsets[length - 1]) & (selected < offsets[length]))
-        ids = selected[inside] - offsets[length - 1]
-        # Walk from the last token back. A key combines the prefix id and the last token id,
-        # and the prefix id of a bigram is already a token id.
-        for position in range(length - 1, 0, -1):
-            ids, tuples[inside, position] = np.divmod(levels[position].pairs.keys[ids], n_tokens)
-        tuples[inside, 0] = levels[0].pairs.keys[ids] if length == 1 else ids
-    return tuples
+    df = np.bincount(gram_ids, minlength=len(grams)).astype(INDEX_DTYPE)
+    return grams, totals, df
 
 
 def _prune(totals: np.ndarray, df: np.ndarray, n_documents: int, settings: FeaturizerConfig, source: str) -> np.ndarray:

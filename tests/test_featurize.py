@@ -628,3 +628,25 @@ def test_transform_in_chunks_equals_whole(monkeypatch, overrides):
     chunked = featurizer.transform(CORPUS).to_dense()
     assert chunked.shape == whole.shape
     assert np.array_equal(chunked, whole)
+
+
+@pytest.mark.parametrize("overrides", [
+    ("ngram_max=3",),
+    ("ngram_max=2", "stop_words=STOP", "min_df=2"),
+    ("ngram_max=2", "max_features=25", "values=tfidf"),
+    ("ngram_max=2", r"token_pattern=[A-Za-z']+", "lowercase=false"),
+    ("ngram_max=2", "char_ngrams=[2, 3]"),
+])
+def test_fit_in_groups_equals_fit_at_once(monkeypatch, stop_file, overrides):
+    # With 40 bytes per group the vocabulary is merged from a group of one or two documents at a time.
+    overrides = [item.replace("STOP", str(stop_file)) for item in overrides]
+    documents = CORPUS * 2 + ["Ünïcode words, and a URL: https://example.com/film the film"]
+    whole = make_featurizer(*overrides)
+    expected = whole.fit_transform(documents)
+    monkeypatch.setattr("logreg_cli.bytetokens.CHUNK_BYTES", 40)
+    grouped = make_featurizer(*overrides)
+    matrix = grouped.fit_transform(documents)
+    assert grouped.feature_names() == whole.feature_names()
+    assert np.array_equal(dense(matrix), dense(expected))
+    if whole.idf is not None:
+        assert np.array_equal(grouped.idf, whole.idf)

@@ -24,6 +24,22 @@ def test_inserts_then_lookups(batches: list[list[int]], bits: int) -> None:
     np.testing.assert_array_equal(table.lookup(scramble(keys)), expected)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**12 - 1), max_size=300, unique=True), min_size=1, max_size=4), st.integers(1, 6))
+def test_sorted_inserts_with_shared_first_slots(batches: list[list[int]], bits: int) -> None:
+    # Sorted hashes take the path without np.unique. Keys of 12 bits in the top bits share first slots.
+    table = IdTable(bits=bits)
+    inserted: dict[int, int] = {}
+    for batch in batches:
+        new = sorted(key for key in batch if key not in inserted)
+        table.insert(np.array(new, dtype=np.uint64) << np.uint64(52) | np.uint64(1))
+        for key in new:
+            inserted[key] = len(inserted)
+    keys = np.arange(2**12, dtype=np.uint64)
+    expected = np.array([inserted.get(key, -1) for key in keys.tolist()])
+    np.testing.assert_array_equal(table.lookup(keys << np.uint64(52) | np.uint64(1)), expected)
+
+
 def test_colliding_first_slots() -> None:
     # Hashes whose top bits are equal share a first slot, and some wrap past the last slot.
     hashes = (np.arange(40, dtype=np.uint64) | np.uint64(0xFFFF000000000000))

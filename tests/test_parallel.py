@@ -36,6 +36,16 @@ def test_map_keeps_order_and_nests(monkeypatch: pytest.MonkeyPatch) -> None:
     assert results == [[x * value for x in range(5)] for value in range(10)]
 
 
+def test_map_queues_at_most_two_items_per_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGREG_THREADS", "2")
+    started = []
+    results = parallel.map_in_threads(lambda x: started.append(x) or x, range(50))
+    assert next(results) == 0
+    # The first result is handed over once 2 threads x 2 items were submitted, and not before.
+    assert len(started) <= 4
+    assert list(results) == list(range(1, 50))
+
+
 @settings(max_examples=60, deadline=None)
 @given(arrays(np.int64, st.integers(0, 3000), elements=st.integers(-50, 50)), st.integers(1, 5))
 def test_sort_in_threads_matches_sort(values: np.ndarray, threads: int) -> None:

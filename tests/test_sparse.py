@@ -50,6 +50,19 @@ def test_vstack_and_row_norms(dense):
     assert X.row_norms(skip_first_column=True) == pytest.approx(np.linalg.norm(dense[:, 1:], axis=1))
 
 
+@pytest.mark.parametrize("n_blocks", [1, 3, 40])
+def test_vstack_consumed_equals_vstack(dense, n_blocks):
+    # n_blocks is the guess that sizes the arrays: too small makes them grow, too large trims them.
+    X = CSRMatrix.from_dense(dense)
+    blocks = [X.slice_rows(start, start + 2) for start in range(0, 9, 2)] + [X.slice_rows(4, 5)]
+    expected = CSRMatrix.vstack(blocks)
+    stacked = CSRMatrix.vstack_consumed(iter(blocks), n_blocks=n_blocks)
+    assert stacked.shape == expected.shape
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(stacked, name), getattr(expected, name))
+    assert stacked.data.size == expected.nnz
+
+
 def test_scipy_opens_saved_matrix(tmp_path, dense):
     sparse = pytest.importorskip("scipy.sparse")
     X = CSRMatrix.from_dense(dense)

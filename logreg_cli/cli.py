@@ -278,7 +278,7 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
     result = outcome.result
     if result.interrupted:
         if result.best_epoch == 0:
-            raise ReportedError(f"interrupted during epoch 1; no model was written", _interrupted_exit_code())
+            raise ReportedError("interrupted during epoch 1; no model was written", _interrupted_exit_code())
         if output is not None:
             outcome.model.save(output)
             raise ReportedError(

@@ -166,7 +166,7 @@ def train_from_config(
         featurizer, labels = features.featurizer, features.labels
         train_hashes = features.document_hashes
         if validation_path is not None:
-            X_val, y_val = _validation_from_file(validation_path, config, featurizer, labels)
+            X_val, y_val = validation_from_file(validation_path, config, featurizer, labels)
     else:
         corpus = read_training_corpus(train_path, config)
         # Every document of the file counts as training data for the overlap check, the validation part included.
@@ -183,7 +183,7 @@ def train_from_config(
             X = featurizer.fit_transform(train_part.documents, source=_name(train_path))
         y = y_all[train_rows]
         if validation_path is not None:
-            X_val, y_val = _validation_from_file(validation_path, config, featurizer, labels)
+            X_val, y_val = validation_from_file(validation_path, config, featurizer, labels)
         else:
             X_val, y_val = featurizer.transform(_subset(corpus, val_rows).documents), y_all[val_rows]
 
@@ -227,7 +227,7 @@ def _validation_rows(y: np.ndarray, config: Config, validation_path: str | None)
     return split_validation(y, fraction, config.trainer.seed)
 
 
-def _validation_from_file(path: str, config: Config, featurizer: Featurizer,
+def validation_from_file(path: str, config: Config, featurizer: Featurizer,
                           labels: Sequence[str]) -> tuple[CSRMatrix, np.ndarray]:
     if is_features_file(path):
         features = FeaturesFile.load(path)

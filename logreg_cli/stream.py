@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -37,17 +36,17 @@ import numpy as np
 from tqdm import tqdm
 
 from logreg_cli.config import Config, TrainerConfig
-from logreg_cli.data import Corpus, ReadOptions, detect_format
-from logreg_cli.errors import ConfigError, DataError, TrainingError, location
+from logreg_cli.data import Corpus, ReadOptions, detect_format, document_hashes
+from logreg_cli.errors import ConfigError, DataError, location
 from logreg_cli.featurize import Featurizer
-from logreg_cli.losses import l2_penalty, mean_loss
+from logreg_cli.losses import mean_loss
 from logreg_cli.model import LogisticModel, is_features_file
-from logreg_cli.optimizers import ADAPTIVE_METHODS, AdaptiveOptimizer, scheduled
-from logreg_cli.pipeline import TrainOutcome, _validation_from_file, label_indices, read_options
+from logreg_cli.optimizers import ADAPTIVE_METHODS, AdaptiveOptimizer
+from logreg_cli.pipeline import TrainOutcome, label_indices, read_options, validation_from_file
 from logreg_cli.sparse import CSRMatrix
 from logreg_cli.thresholds import choose_threshold
-from logreg_cli.train import (GROWING_LOSS_EPOCHS, EpochRecord, TrainResult, _minibatch_epoch, initial_weights,
-                              resolve_class_weights)
+from logreg_cli.train import (EpochPass, EpochRecord, TrainResult, initial_weights, minibatch_epoch,
+                              resolve_class_weights, run_epochs)
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +239,7 @@ def train_streaming(
     options = read_options(config)
 
     # First pass: the labels, a sample to fit the featurizer on, and the idf if needed.
-    label_counts, n_chunks, sample = _scan(train_path, options, trainer.chunk_size)
+    label_counts, n_chunks, sample, train_hashes = _scan(train_path, options, trainer.chunk_size)
     if len(label_counts) < 2:
         raise DataError(f"{train_path} has only one label; a classifier needs documents of at least 2 labels")
     if resume is not None:
@@ -276,23 +275,32 @@ def train_streaming(
 
     result = _run_epochs(weights, train_path, options, labels, featurizer, trainer, X_val, y_val, class_weights,
                          n_chunks=n_chunks, show_progress=show_progress, on_epoch=on_epoch)
-    model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary())
+    if resume is not None:
+        # As in train_from_config: without the hashes of the first training, a partial list would understate the overlap.
+        previous = resume.train_document_hashes
+        train_hashes = None if previous is None else np.concatenate([previous, train_hashes])
+    model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary(),
+                          train_document_hashes=train_hashes)
     model.threshold = choose_threshold(model, trainer, X_val, y_val)
     return TrainOutcome(model, result, n_documents, X_val.n_rows, X_val, y_val)
 
 
-def _scan(path: str, options: ReadOptions, chunk_size: int) -> tuple[Counter, int, list[str]]:
+def _scan(path: str, options: ReadOptions, chunk_size: int) -> tuple[Counter, int, list[str], np.ndarray]:
+    """Return the label counts, the number of chunks, the first chunk's documents and the distinct document hashes."""
     label_counts: Counter = Counter()
     n_chunks = 0
     sample: list[str] = []
+    hashes = []
     for chunk in iter_chunks(path, options, chunk_size):
         label_counts.update(chunk.labels)
+        # 16 bytes per distinct document, for the overlap check of eval, as train_from_config stores them.
+        hashes.append(np.unique(document_hashes(chunk.documents), axis=0))
         if n_chunks == 0:
             sample = chunk.documents
         n_chunks += 1
     if n_chunks == 0:
         raise DataError(f"{location(path)}: no documents found; the corpus is empty or has only blank lines")
-    return label_counts, n_chunks, sample
+    return label_counts, n_chunks, sample, np.unique(np.concatenate(hashes), axis=0)
 
 
 def _streamed_idf(path: str, options: ReadOptions, chunk_size: int, featurizer: Featurizer) -> np.ndarray:
@@ -318,7 +326,7 @@ def _validation(config: Config, featurizer: Featurizer, labels: list[str]) -> tu
     if path is None:
         return featurizer.transform([]), np.zeros(0, dtype=np.int64)
     # The validation corpus is held in memory, as in train_from_config.
-    return _validation_from_file(path, config, featurizer, labels)
+    return validation_from_file(path, config, featurizer, labels)
 
 
 def _run_epochs(
@@ -328,86 +336,33 @@ def _run_epochs(
 ) -> TrainResult:
     """Run the epoch loop of ``train.train``, each epoch a pass over the file's chunks."""
     rng = np.random.default_rng(trainer.seed)
-    weights = np.array(weights, dtype=np.float64)
     optimizer = AdaptiveOptimizer(trainer, weights.shape) if trainer.method in ADAPTIVE_METHODS else None
     batch_size = 1 if trainer.method == "stochastic" else trainer.batch_size
-    use_validation = X_val.n_rows > 0
-    val_sample_weights = None if class_weights is None or not use_validation else class_weights[y_val]
-    result = TrainResult(weights=weights.copy())
-    best_val_loss = np.inf
-    growing = 0
-    previous_objective = np.inf
-    try:
-        for epoch in range(1, trainer.max_epochs + 1):
-            started = time.perf_counter()
-            loss_sum, seen = 0.0, 0
-            epoch_settings = scheduled(trainer, epoch)
-            working = optimizer.begin(weights) if optimizer is not None else weights
+
+    def run_pass(weights: np.ndarray, epoch: int, epoch_settings: TrainerConfig) -> EpochPass:
+        loss_sum, seen = 0.0, 0
+        working = optimizer.begin(weights) if optimizer is not None else weights
+        if optimizer is not None:
+            optimizer.learning_rate = epoch_settings.learning_rate
+        chunks = iter_chunks(path, options, trainer.chunk_size)
+        for chunk in tqdm(chunks, total=n_chunks, disable=not show_progress, leave=False,
+                          desc=f"epoch {epoch}", unit="chunk"):
+            X = featurizer.transform(chunk.documents)
+            y = label_indices(chunk.labels, labels, source=path)
+            del chunk
+            sample_weights = None if class_weights is None else class_weights[y]
+            seen += X.n_rows
+
+            # Steps on this chunk, its documents shuffled; the loss of each batch is measured before its step.
             if optimizer is not None:
-                optimizer.learning_rate = epoch_settings.learning_rate
-            chunks = iter_chunks(path, options, trainer.chunk_size)
-            for chunk in tqdm(chunks, total=n_chunks, disable=not show_progress, leave=False,
-                              desc=f"epoch {epoch}", unit="chunk"):
-                X = featurizer.transform(chunk.documents)
-                y = label_indices(chunk.labels, labels, source=path)
-                del chunk
-                sample_weights = None if class_weights is None else class_weights[y]
-                seen += X.n_rows
+                loss_sum += optimizer.take_steps(working, X, y, rng=rng, sample_weights=sample_weights, epoch=epoch)
+            else:
+                loss_sum += mean_loss(working, X, y, sample_weights) * X.n_rows
+                working = minibatch_epoch(working, X, y, rng.permutation(X.n_rows), batch_size, epoch_settings,
+                                          show_progress=False, epoch=epoch, class_weights=class_weights)
+        weights = optimizer.finish(working) if optimizer is not None else working
+        # The full gradient would cost another pass over the file, so it is not measured.
+        return EpochPass(weights, loss_sum / max(seen, 1), float("nan"))
 
-                # Steps on this chunk, its documents shuffled; the loss of each batch is measured before its step.
-                if optimizer is not None:
-                    loss_sum += optimizer.take_steps(working, X, y, rng=rng, sample_weights=sample_weights, epoch=epoch)
-                else:
-                    loss_sum += mean_loss(working, X, y, sample_weights) * X.n_rows
-                    working = _minibatch_epoch(working, X, y, rng.permutation(X.n_rows), batch_size, epoch_settings,
-                                               show_progress=False, epoch=epoch, class_weights=class_weights)
-            weights = optimizer.finish(working) if optimizer is not None else working
-
-            # Measure the epoch and decide, as train.train does, which weights to keep and whether to stop.
-            train_loss = loss_sum / max(seen, 1)
-            objective = train_loss + l2_penalty(weights, trainer.l2)
-            record = EpochRecord(
-                epoch=epoch,
-                train_loss=train_loss,
-                objective=objective,
-                gradient_norm_sq=float("nan"),
-                val_loss=mean_loss(weights, X_val, y_val, val_sample_weights) if use_validation else None,
-                val_accuracy=_accuracy(weights, X_val, y_val) if use_validation else None,
-                learning_rate=epoch_settings.learning_rate,
-                seconds=time.perf_counter() - started,
-            )
-            if not (np.isfinite(objective) and np.isfinite(weights).all()):
-                raise TrainingError(
-                    f"training diverged at epoch {epoch}: the loss or the weights became infinite or NaN; "
-                    f"lower trainer.learning_rate (now {trainer.learning_rate}) or raise trainer.l2 (now {trainer.l2})"
-                )
-            growing = growing + 1 if objective > previous_objective else 0
-            previous_objective = objective
-            if growing >= GROWING_LOSS_EPOCHS:
-                raise TrainingError(
-                    f"training diverged: the training loss grew for {growing} epochs in a row up to epoch {epoch} "
-                    f"(loss {objective:.6g}); lower trainer.learning_rate (now {trainer.learning_rate}) or raise trainer.l2"
-                )
-            result.history.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
-            if not use_validation:
-                result.weights, result.best_epoch = weights.copy(), epoch
-            elif record.val_loss < best_val_loss - trainer.min_delta:
-                best_val_loss = record.val_loss
-                result.weights, result.best_epoch = weights.copy(), epoch
-            if use_validation and trainer.patience > 0 and epoch - result.best_epoch >= trainer.patience:
-                result.stop_reason = f"early stopping: no lower validation loss for {trainer.patience} epochs"
-                break
-        else:
-            result.stop_reason = f"reached max_epochs={trainer.max_epochs}"
-    except KeyboardInterrupt:
-        result.interrupted = True
-        result.stop_reason = f"interrupted during epoch {len(result.history) + 1}"
-    return result
-
-
-def _accuracy(weights: np.ndarray, X: CSRMatrix, y: np.ndarray) -> float:
-    logits = X.dot(weights)
-    predicted = (logits > 0).astype(np.int64) if weights.ndim == 1 else np.argmax(logits, axis=1)
-    return float(np.mean(predicted == y))
+    return run_epochs(np.array(weights, dtype=np.float64), trainer, run_pass, X_val=X_val, y_val=y_val,
+                      class_weights=class_weights, on_epoch=on_epoch)

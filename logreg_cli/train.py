@@ -117,41 +117,76 @@ def train(
     rng = np.random.default_rng(settings.seed)
     weights = np.array(weights, dtype=np.float64)
     batch_size = {"batch": X.n_rows, "stochastic": 1}.get(settings.method, settings.batch_size)
-    use_validation = X_val is not None and y_val is not None and X_val.n_rows > 0
     sample_weights = None if class_weights is None else class_weights[y]
-    val_sample_weights = None if class_weights is None or not use_validation else class_weights[y_val]
     optimizer = make_optimizer(settings, weights.shape) if settings.method in OPTIMIZER_METHODS else None
+
+    def run_pass(weights: np.ndarray, epoch: int, epoch_settings: TrainerConfig) -> EpochPass:
+        # Shuffle, then walk through the corpus one batch per step, at this epoch's learning rate.
+        if optimizer is not None:
+            optimizer.learning_rate = epoch_settings.learning_rate
+            weights = optimizer.run_epoch(weights, X, y, rng=rng, sample_weights=sample_weights,
+                                          show_progress=show_progress, epoch=epoch)
+        elif settings.method == "batch":
+            weights = _batch_step(weights, X, y, epoch_settings, sample_weights)
+        else:
+            weights = minibatch_epoch(weights, X, y, rng.permutation(X.n_rows), batch_size, epoch_settings,
+                                      show_progress=show_progress, epoch=epoch, class_weights=class_weights)
+        # Measure the epoch on the whole training corpus. L-BFGS has already evaluated its new weights there.
+        cached = optimizer.cached_evaluation(weights) if optimizer is not None else None
+        train_loss, gradient = cached or cross_entropy_and_gradient(weights, X, y, settings.l2, sample_weights)
+        return EpochPass(weights, train_loss, float(np.sum(gradient**2)))
+
+    return run_epochs(weights, settings, run_pass, X_val=X_val, y_val=y_val, class_weights=class_weights,
+                      on_epoch=on_epoch)
+
+
+@dataclass
+class EpochPass:
+    """The outcome of one pass over the training corpus."""
+
+    weights: np.ndarray
+    train_loss: float  # mean cross-entropy on the training corpus, without the penalty
+    gradient_norm_sq: float  # squared norm of the full gradient, or NaN when the pass does not measure it
+
+
+def run_epochs(
+    weights: np.ndarray,
+    settings: TrainerConfig,
+    run_pass: Callable[[np.ndarray, int, TrainerConfig], EpochPass],
+    *,
+    X_val: CSRMatrix | None = None,
+    y_val: np.ndarray | None = None,
+    class_weights: np.ndarray | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Run epochs of ``run_pass`` until a stopping rule fires, and keep the weights of the best epoch.
+
+    ``run_pass(weights, epoch, epoch_settings)`` makes one pass over the
+    training corpus at the epoch's scheduled settings. This loop measures
+    the validation corpus, checks for divergence, keeps the best weights and
+    applies early stopping, the gradient-norm test (skipped when the
+    gradient is NaN) and ``max_epochs``, for in-memory and streaming training alike.
+    """
+    use_validation = X_val is not None and y_val is not None and X_val.n_rows > 0
+    val_sample_weights = None if class_weights is None or not use_validation else class_weights[y_val]
     result = TrainResult(weights=weights.copy())
     best_val_loss = np.inf
     growing = 0
     previous_objective = np.inf
+    record = None
 
     try:
         for epoch in range(1, settings.max_epochs + 1):
             started = time.perf_counter()
-
-            # Shuffle, then walk through the corpus one batch per step, at this epoch's learning rate.
             epoch_settings = scheduled(settings, epoch)
-            if optimizer is not None:
-                optimizer.learning_rate = epoch_settings.learning_rate
-                weights = optimizer.run_epoch(weights, X, y, rng=rng, sample_weights=sample_weights,
-                                              show_progress=show_progress, epoch=epoch)
-            elif settings.method == "batch":
-                weights = _batch_step(weights, X, y, epoch_settings, sample_weights)
-            else:
-                weights = _minibatch_epoch(weights, X, y, rng.permutation(X.n_rows), batch_size, epoch_settings,
-                                           show_progress=show_progress, epoch=epoch, class_weights=class_weights)
-
-            # Measure the epoch on the whole training corpus and on the validation corpus.
-            # L-BFGS has already evaluated its new weights on the whole training corpus.
-            cached = optimizer.cached_evaluation(weights) if optimizer is not None else None
-            train_loss, gradient = cached or cross_entropy_and_gradient(weights, X, y, settings.l2, sample_weights)
-            objective = train_loss + l2_penalty(weights, settings.l2)
+            measured = run_pass(weights, epoch, epoch_settings)
+            weights = measured.weights
+            objective = measured.train_loss + l2_penalty(weights, settings.l2)
             record = EpochRecord(
                 epoch=epoch,
-                train_loss=train_loss,
+                train_loss=measured.train_loss,
                 objective=objective,
-                gradient_norm_sq=float(np.sum(gradient**2)),
+                gradient_norm_sq=measured.gradient_norm_sq,
                 val_loss=mean_loss(weights, X_val, y_val, val_sample_weights) if use_validation else None,
                 val_accuracy=_accuracy(weights, X_val, y_val) if use_validation else None,
                 learning_rate=epoch_settings.learning_rate,
@@ -176,7 +211,7 @@ def train(
             if on_epoch is not None:
                 on_epoch(record)
 
-            # Decide whether to stop.
+            # Decide whether to stop. A NaN gradient norm (not measured) never passes the test.
             if record.gradient_norm_sq < settings.tolerance:
                 result.stop_reason = f"converged: squared gradient norm below tolerance={settings.tolerance}"
                 break
@@ -185,7 +220,8 @@ def train(
                 break
         else:
             result.stop_reason = f"reached max_epochs={settings.max_epochs}"
-            if not use_validation or settings.patience == 0:
+            gradient_measured = record is not None and not np.isnan(record.gradient_norm_sq)
+            if gradient_measured and (not use_validation or settings.patience == 0):
                 logger.warning(
                     "training stopped at max_epochs=%d before the gradient norm fell below tolerance; "
                     "raise trainer.max_epochs or trainer.learning_rate if the loss was still falling",
@@ -193,10 +229,7 @@ def train(
                 )
     except KeyboardInterrupt:
         result.interrupted = True
-        done = len(result.history)
-        result.stop_reason = f"interrupted during epoch {done + 1}"
-        if done == 0:
-            result.best_epoch = 0
+        result.stop_reason = f"interrupted during epoch {len(result.history) + 1}"
     return result
 
 
@@ -245,7 +278,7 @@ def _batch_step(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, settings: Trai
     return weights - settings.learning_rate * gradient
 
 
-def _minibatch_epoch(
+def minibatch_epoch(
     weights: np.ndarray, X: CSRMatrix, y: np.ndarray, order: np.ndarray, batch_size: int, settings: TrainerConfig,
     *, show_progress: bool, epoch: int, class_weights: np.ndarray | None = None,
 ) -> np.ndarray:

@@ -10,7 +10,7 @@ from logreg_cli.cli import main
 from logreg_cli.config import load_config
 from logreg_cli.errors import ConfigError
 from logreg_cli.losses import loss_and_gradient, mean_loss
-from logreg_cli.train import _batch_step, _minibatch_epoch, initial_weights, resolve_class_weights, train
+from logreg_cli.train import _batch_step, minibatch_epoch, initial_weights, resolve_class_weights, train
 from test_train import _problem as train_problem, _settings
 
 
@@ -89,7 +89,7 @@ def test_weighted_minibatch_steps_equal_dense_steps(n_labels):
     for start in range(0, 40, 7):
         batch_y = y[start : start + 7]
         expected = _batch_step(expected, X.slice_rows(start, start + 7), batch_y, settings, class_weights[batch_y])
-    lazy = _minibatch_epoch(weights, X, y, np.arange(X.n_rows), 7, settings, show_progress=False, epoch=1,
+    lazy = minibatch_epoch(weights, X, y, np.arange(X.n_rows), 7, settings, show_progress=False, epoch=1,
                             class_weights=class_weights)
     assert lazy == pytest.approx(expected, abs=1e-12)
 

@@ -1,7 +1,6 @@
 """The logreg command end to end on small corpora: results, messages and exit codes."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

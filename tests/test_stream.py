@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from logreg_cli.cli import main
 from logreg_cli.config import load_config
-from logreg_cli.data import ReadOptions, read_corpus
+from logreg_cli.data import ReadOptions, document_hashes, read_corpus
 from logreg_cli.errors import ConfigError, DataError
 from logreg_cli.featurize import Featurizer
 from logreg_cli.pipeline import evaluate_file, featurize_corpus, train_from_config
@@ -240,3 +240,17 @@ def test_streaming_rejects_features_training_file(corpus, tmp_path):
     featurize_corpus(read_corpus(str(train)), config).save(features_path)
     with pytest.raises(ConfigError, match="is a features file"):
         train_from_config(_config(features_path, validation))
+
+
+def test_streamed_model_warns_of_test_overlap(corpus, caplog):
+    train, validation, _ = corpus
+    outcome = train_from_config(_config(train, validation))
+    assert outcome.model.train_document_hashes is not None
+    expected = np.unique(document_hashes(read_corpus(str(train)).documents), axis=0)
+    assert np.array_equal(outcome.model.train_document_hashes, expected)
+    # Evaluating on the training file itself: every test document was seen in training.
+    with caplog.at_level("WARNING"):
+        evaluate_file(outcome.model, str(train), _config(train, validation))
+    overlap = [record.getMessage() for record in caplog.records if "also occur verbatim" in record.getMessage()]
+    assert len(overlap) == 1
+    assert "600 of 600 test documents (100.0%)" in overlap[0]

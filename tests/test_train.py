@@ -7,7 +7,7 @@ from logreg_cli.config import TrainerConfig
 from logreg_cli.errors import TrainingError
 from logreg_cli.losses import loss_and_gradient
 from logreg_cli.sparse import CSRMatrix
-from logreg_cli.train import _batch_step, _minibatch_epoch, initial_weights, train
+from logreg_cli.train import _batch_step, minibatch_epoch, initial_weights, train
 
 
 def _problem(seed, n_documents=200, n_features=12, n_labels=2, density=0.5):
@@ -64,7 +64,7 @@ def test_minibatch_of_all_equals_batch_step(n_labels):
     rng = np.random.default_rng(0)
     weights = rng.normal(size=initial_weights(X.n_columns, n_labels, kind).shape)
     settings = _settings(learning_rate=0.3, l2=0.05)
-    lazy = _minibatch_epoch(weights, X, y, np.arange(X.n_rows), X.n_rows, settings, show_progress=False, epoch=1)
+    lazy = minibatch_epoch(weights, X, y, np.arange(X.n_rows), X.n_rows, settings, show_progress=False, epoch=1)
     dense = _batch_step(weights, X, y, settings)
     assert lazy == pytest.approx(dense, abs=1e-12)
 
@@ -76,7 +76,7 @@ def test_minibatch_steps_equal_dense_steps():
     expected = weights.copy()
     for start in range(0, 40, 7):
         expected = _batch_step(expected, X.slice_rows(start, start + 7), y[start : start + 7], settings)
-    lazy = _minibatch_epoch(weights, X, y, np.arange(X.n_rows), 7, settings, show_progress=False, epoch=1)
+    lazy = minibatch_epoch(weights, X, y, np.arange(X.n_rows), 7, settings, show_progress=False, epoch=1)
     assert lazy == pytest.approx(expected, abs=1e-12)
 
 

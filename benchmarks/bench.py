@@ -148,6 +148,12 @@ def scores(true: list[str], predicted: list[str]) -> dict[str, float]:
     return {"accuracy": correct / len(true), "macro_f1": sum(f1s) / len(f1s)}
 
 
+def system_result(clock: StageClock, true_labels: list[str], predicted: list[str], n_train: int, **extra: Any) -> dict:
+    """Return the result of one system: its stages, test scores and document counts, and ``extra``."""
+    return {"stages": clock.stages, "scores": scores(true_labels, predicted), "n_train": n_train,
+            "n_test": len(true_labels), **extra, "peak_resets": clock.peak_resets}
+
+
 def floor_tokens(text: str) -> list[str]:
     return re.findall(FLOOR_PATTERN, text.lower())
 
@@ -239,16 +245,8 @@ def run_sklearn(train_path: str, test_path: str) -> dict:
     with clock.stage("predict"):
         test_labels, test_documents = read_tsv(Path(test_path))
         predicted = classifier.predict(vectorizer.transform(test_documents)).tolist()
-    return {
-        "stages": clock.stages,
-        "scores": scores(test_labels, predicted),
-        "n_train": len(labels),
-        "n_test": len(test_labels),
-        "n_features": n_features,
-        "nnz": nnz,
-        "iterations": int(max(classifier.n_iter_)),
-        "peak_resets": clock.peak_resets,
-    }
+    return system_result(clock, test_labels, predicted, len(labels), n_features=n_features, nnz=nnz,
+                         iterations=int(max(classifier.n_iter_)))
 
 
 def _write_vw_file(documents: list[str], label_numbers: list[int], path: Path) -> None:
@@ -287,14 +285,7 @@ def run_vw(train_path: str, test_path: str, options: str) -> dict:
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()
-    return {
-        "stages": clock.stages,
-        "scores": scores(test_labels, predicted),
-        "n_train": len(labels),
-        "n_test": len(test_labels),
-        "options": f"{label_options} {options}",
-        "peak_resets": clock.peak_resets,
-    }
+    return system_result(clock, test_labels, predicted, len(labels), options=f"{label_options} {options}")
 
 
 def run_fasttext(train_path: str, test_path: str, threads: int) -> dict:
@@ -317,14 +308,8 @@ def run_fasttext(train_path: str, test_path: str, threads: int) -> dict:
         predicted = [label[0].removeprefix("__label__") for label in predicted_labels]
     (folder / "train.txt").unlink()
     folder.rmdir()
-    return {
-        "stages": clock.stages,
-        "scores": scores(test_labels, predicted),
-        "n_train": len(labels),
-        "n_test": len(test_labels),
-        "options": f"wordNgrams=2 thread={threads}, other settings default",
-        "peak_resets": clock.peak_resets,
-    }
+    return system_result(clock, test_labels, predicted, len(labels),
+                         options=f"wordNgrams=2 thread={threads}, other settings default")
 
 
 # --------------------------------------------------------------------------- report

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from logreg_cli.losses import sigmoid, softmax
 from logreg_cli.sparse import CSRMatrix
 
 FORMAT_VERSION = 1
+Loaded = TypeVar("Loaded")
+
 MODEL_KEYS = ("file_kind", "format_version", "weights", "labels_bytes", "labels_offsets",
               "featurizer_settings", "vocabulary_bytes", "vocabulary_offsets", "featurizer_fingerprint")
 FEATURES_KEYS = ("file_kind", "format_version", "format", "shape", "data", "indices", "indptr", "y",
@@ -121,13 +124,7 @@ class LogisticModel:
         ModelFileError
             When the file is missing, damaged, of another kind or format version.
         """
-        source = str(path)
-        arrays = load_file_of_kind(path, "model", MODEL_KEYS)
-        try:
-            return cls._from_arrays(arrays, source)
-        except (ValueError, TypeError, KeyError, IndexError) as error:
-            # A file that unzips can still contain arrays of the wrong type or shape, which must give an error, not a traceback.
-            raise ModelFileError(f"{source}: not a valid model file ({error}); write it again with logreg train") from None
+        return _load_checked(path, "model", MODEL_KEYS, cls._from_arrays, writer="train")
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> LogisticModel:
@@ -235,12 +232,7 @@ class FeaturesFile:
 
     @classmethod
     def load(cls, path: str | Path) -> FeaturesFile:
-        source = str(path)
-        arrays = load_file_of_kind(path, "features", FEATURES_KEYS)
-        try:
-            return cls._from_arrays(arrays, source)
-        except (ValueError, TypeError, KeyError, IndexError) as error:
-            raise ModelFileError(f"{source}: not a valid features file ({error}); write it again with logreg featurize") from None
+        return _load_checked(path, "features", FEATURES_KEYS, cls._from_arrays, writer="featurize")
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> FeaturesFile:
@@ -257,6 +249,21 @@ class FeaturesFile:
             raise ModelFileError(f"{source}: the featurizer fingerprint does not match the stored vocabulary; the file is damaged")
         hashes = _document_hashes(arrays, "document_hashes", source, n_rows=X.n_rows)
         return cls(X, y, labels, featurizer, hashes)
+
+
+def _load_checked(path: str | Path, kind: str, keys: tuple[str, ...],
+                  build: Callable[[dict[str, np.ndarray], str], Loaded], *, writer: str) -> Loaded:
+    """Read a file of ``kind`` ("model" or "features") and build its object with ``build(arrays, source)``.
+
+    A file that unzips can still contain arrays of the wrong type or shape,
+    and those give a ModelFileError that names the ``logreg`` command to write it again, not a traceback.
+    """
+    source = str(path)
+    arrays = load_file_of_kind(path, kind, keys)
+    try:
+        return build(arrays, source)
+    except (ValueError, TypeError, KeyError, IndexError) as error:
+        raise ModelFileError(f"{source}: not a valid {kind} file ({error}); write it again with logreg {writer}") from None
 
 
 def _check_csr_arrays(arrays: dict[str, np.ndarray], source: str) -> None:

@@ -147,9 +147,13 @@ class Featurizer:
         return settings.token_pattern is None and not (settings.replace_numbers or settings.replace_urls)
 
     def _looks_up_token_hashes(self) -> bool:
-        """Tell whether transform can skip the token strings: word n-grams of a vocabulary, and nothing that reads tokens."""
-        return (self._uses_byte_tokens() and self.ngrams is not None and self.ngrams.char_range is None
-                and not self.stop_words and not self.handcrafted.n_features)
+        """Tell whether transform can skip the token strings: word n-grams of a vocabulary, and nothing that reads tokens.
+
+        Reads the stop words and hand-written features, so it is only right once :meth:`fit` has loaded them.
+        """
+        settings = self.settings
+        return (self._uses_byte_tokens() and settings.bag_of_words and not self.hashing and settings.ngram_max >= 1
+                and settings.char_ngrams is None and not self.stop_words and not self.handcrafted.n_features)
 
     def _token_stream(self, documents: Sequence[str]) -> TokenStream:
         """Tokenize ``documents``; the default tokenizer works on bytes for most ASCII text (``bytetokens.py``)."""
@@ -171,7 +175,11 @@ class Featurizer:
         return self
 
     def _fit(self, documents: Sequence[str], source: str, *, keep_token_ids: bool) -> WordCandidates | None:
-        """Fit, and return the word n-gram candidates when a vocabulary of word n-grams was learned."""
+        """Fit, and return the word n-gram candidates when a vocabulary of word n-grams was learned.
+
+        With ``keep_token_ids``, the candidates also keep the token ids of every
+        document when :meth:`_looks_up_token_hashes` allows counting the matrix from them.
+        """
         settings = self.settings
         words = None
         self.stop_words = []
@@ -187,6 +195,8 @@ class Featurizer:
                     document_frequency = np.bincount(counts.indices, minlength=self.n_ngram_features)
             else:
                 if settings.ngram_max >= 1:
+                    # The stop words and hand-written features are loaded now, which the check needs.
+                    keep_token_ids = keep_token_ids and self._looks_up_token_hashes()
                     words = self._word_candidates(documents, keep_token_ids=keep_token_ids)
                 char_stream = None
                 if settings.char_ngrams is not None:
@@ -208,7 +218,7 @@ class Featurizer:
         alone, the token ids of that pass are kept (4 bytes per token) and
         counted again with the vocabulary; otherwise the documents are tokenized a second time.
         """
-        words = self._fit(documents, source, keep_token_ids=self._looks_up_token_hashes())
+        words = self._fit(documents, source, keep_token_ids=True)
         if words is None or not words.keep_token_ids:
             return self._transform(documents, warn=False)
         assert self.ngrams is not None

@@ -301,11 +301,18 @@ def test_transform_finds_trigram_whose_prefix_was_pruned():
     assert row == {"<bias>": 1.0, "z": 1.0, "y z": 1.0, "x y z": 1.0}
 
 
-def test_transform_matches_fit_transform():
-    for overrides in (["ngram_max=3"], ["ngram_max=2", "char_ngrams=[1, 3]", "values=tfidf"], ["hash_bits=6", "ngram_max=2"]):
-        featurizer = make_featurizer(*overrides)
-        X = featurizer.fit_transform(CORPUS)
-        assert_same_matrix(featurizer.transform(CORPUS), X)
+@pytest.mark.parametrize("overrides", [
+    ["ngram_max=3"],
+    ["ngram_max=2", "char_ngrams=[1, 3]", "values=tfidf"],
+    ["hash_bits=6", "ngram_max=2"],
+    # Stop words and hand-written features read the tokens, so fit_transform must not count from kept token ids.
+    ["ngram_max=2", "stop_words=STOP"],
+    ["ngram_max=2", "regexes=[{name: exclamation, pattern: '!', value: count}]"],
+])
+def test_transform_matches_fit_transform(overrides, stop_file):
+    featurizer = make_featurizer(*[item.replace("STOP", str(stop_file)) for item in overrides])
+    X = featurizer.fit_transform(CORPUS)
+    assert_same_matrix(featurizer.transform(CORPUS), X)
 
 
 def test_rows_have_sorted_unique_columns():

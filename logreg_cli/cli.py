@@ -260,6 +260,9 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
         config.data.test = test_path
     given = [key for key, value in (("train", input_path), ("validation", validation_path), ("test", test_path)) if value]
     check_config_data_paths(config, config_path, given=given)
+    if test_path is not None and test_path != "-" and not Path(test_path).exists():
+        # The test corpus is read only after training, so a wrong path must not cost a training run.
+        raise ReportedError(f"{test_path}: file not found; check the path")
     if output is not None:
         check_output_path(output)
     resume = LogisticModel.load(resume_path) if resume_path is not None else None
@@ -539,11 +542,32 @@ def _model_config(model: LogisticModel, file_format: str | None, encoding: str |
 
 def _write_text(output: str | None, text: str) -> None:
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        _write_stdout(text)
         return
     with atomic_write(Path(output), "w") as stream:
         stream.write(text)
+
+
+def _write_stdout(text: str) -> None:
+    """Write all of ``text`` to stdout, raising BrokenPipeError when the reader has closed the pipe.
+
+    On CPython 3.11.7 under Linux, ``sys.stdout.write`` of a large text to a
+    pipe that the reader closes midway returned normally after writing only
+    the first 64 KiB (the pipe buffer), so the rest was lost without an
+    error. ``os.write`` in a loop raises BrokenPipeError on the next write instead.
+    """
+    stream = sys.stdout
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor, as in click's test runner
+        stream.write(text)
+        stream.flush()
+        return
+    stream.flush()
+    remaining = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+    while remaining:
+        written = os.write(descriptor, remaining)
+        remaining = remaining[written:]
 
 
 def run() -> None:

@@ -295,7 +295,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
         problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{where}: invalid YAML ({problem})") from None
+        raise ConfigError(f"{where}: invalid YAML ({problem}); fix the syntax there") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -215,7 +215,8 @@ def read_corpus(path: str, options: ReadOptions = ReadOptions()) -> Corpus:
     _log_skipped_blank(corpus)
     if not corpus.documents:
         raise DataError(
-            f"{location(path)}: no documents found; the corpus is empty or has only blank lines"
+            f"{location(path)}: no documents found; the corpus is empty or has only blank lines, "
+            "so check the path or add labelled documents"
         )
     _log_label_counts(corpus)
     return corpus

@@ -33,7 +33,7 @@ from logreg_cli.io import atomic_write
 from logreg_cli.metrics import ClassificationReport, evaluate, report_to_dict
 from logreg_cli.model import FeaturesFile, LogisticModel, is_features_file
 from logreg_cli.pipeline import (
-    TrainOutcome, label_indices, predict_file, read_training_corpus, split_validation,
+    TrainOutcome, evaluate_predictions, label_indices, read_training_corpus, split_validation,
     train_from_config,
 )
 from logreg_cli.sparse import CSRMatrix
@@ -223,13 +223,8 @@ def _evaluate_matrix(model: LogisticModel, X: CSRMatrix, y: np.ndarray) -> Class
 def _evaluate_test(model: LogisticModel, config: Config, path: Path, files: list[Path]) -> ClassificationReport:
     test_path = config.data.test
     assert test_path is not None
-    predictions = predict_file(model, test_path, config, labelled=True)
-    assert predictions.true_labels is not None
-    if not predictions.true_labels:
-        raise DataError(f"{test_path}: no documents to evaluate")
+    report, predictions = evaluate_predictions(model, test_path, config)
     predicted_indices = predictions.predicted.tolist()
-    predicted = [model.labels[i] for i in predicted_indices]
-    report = evaluate(predictions.true_labels, predicted, model.labels, probabilities=predictions.probabilities)
     logger.info("test corpus %s: accuracy %.4f, macro F1 %.4f", test_path, report.accuracy, report.macro.f1)
 
     with atomic_write(path, "w") as stream:
@@ -639,17 +634,10 @@ def evaluate_with_thresholds(model: LogisticModel, path: str, config: Config) ->
     if model.kind != "binary":
         raise ConfigError(f"--thresholds applies to binary models only, but this model is softmax with "
                           f"{len(model.labels)} labels")
-    predictions = predict_file(model, path, config, labelled=True)
-    assert predictions.true_labels is not None
-    if not predictions.true_labels:
-        raise DataError(f"{path}: no documents to evaluate")
-    predicted = [model.labels[i] for i in predictions.predicted.tolist()]
-    report = evaluate(predictions.true_labels, predicted, model.labels, probabilities=predictions.probabilities)
+    report, predictions = evaluate_predictions(model, path, config)
 
     # Documents whose label the model does not have cannot count as positive or negative.
     true_labels = np.asarray(predictions.true_labels, dtype=object)
-    known = np.isin(true_labels, model.labels)
-    if not known.any():
-        raise DataError(f"{path}: no document has one of the model's labels ({', '.join(model.labels)})")
+    known = np.isin(true_labels, model.labels)  # not empty: evaluate_predictions checked that some labels match
     table = threshold_report(model.labels, true_labels[known] == model.labels[1], predictions.probabilities[known, 1])
     return report, table

@@ -126,12 +126,13 @@ def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict
                 f"{path}: the {what} contains pickled objects, which are never loaded because they can run code; "
                 "write it again with this tool"
             ) from None
-        raise ModelFileError(f"{path}: not a valid {what} ({error})") from None
+        raise ModelFileError(f"{path}: not a valid {what} ({error}); write it again with this tool") from None
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise ModelFileError(f"{path}: not a valid {what}: the file is truncated or damaged ({error})") from None
+        raise ModelFileError(f"{path}: not a valid {what}: the file is truncated or damaged ({error}); "
+                             "write it again with this tool") from None
     missing = [name for name in required if name not in arrays]
     if missing:
-        raise ModelFileError(f"{path}: not a valid {what}: missing {', '.join(missing)}")
+        raise ModelFileError(f"{path}: not a valid {what}: missing {', '.join(missing)}; write it again with this tool")
     return arrays
 
 

@@ -313,6 +313,19 @@ def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: b
 
 def evaluate_file(model: LogisticModel, path: str, config: Config) -> ClassificationReport:
     """Predict a labelled file and compare with its labels."""
+    return evaluate_predictions(model, path, config)[0]
+
+
+def evaluate_predictions(model: LogisticModel, path: str, config: Config) -> tuple[ClassificationReport, Predictions]:
+    """Predict a labelled file, compare with its labels, and return the report and the predictions.
+
+    Warns when test documents also occur in the model's training corpus.
+
+    Raises
+    ------
+    DataError
+        When the file has no documents, or none of the model's labels.
+    """
     predictions = predict_file(model, path, config, labelled=True)
     assert predictions.true_labels is not None
     if not predictions.true_labels:
@@ -325,8 +338,9 @@ def evaluate_file(model: LogisticModel, path: str, config: Config) -> Classifica
         )
     predicted = [model.labels[i] for i in predictions.predicted]
     _warn_training_overlap(model, predictions)
-    return evaluate(predictions.true_labels, predicted, model.labels, probabilities=predictions.probabilities,
-                    source=_name(path), line_numbers=predictions.line_numbers)
+    report = evaluate(predictions.true_labels, predicted, model.labels, probabilities=predictions.probabilities,
+                      source=_name(path), line_numbers=predictions.line_numbers)
+    return report, predictions
 
 
 def _warn_training_overlap(model: LogisticModel, predictions: Predictions) -> None:

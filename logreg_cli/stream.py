@@ -299,7 +299,8 @@ def _scan(path: str, options: ReadOptions, chunk_size: int) -> tuple[Counter, in
             sample = chunk.documents
         n_chunks += 1
     if n_chunks == 0:
-        raise DataError(f"{location(path)}: no documents found; the corpus is empty or has only blank lines")
+        raise DataError(f"{location(path)}: no documents found; the corpus is empty or has only blank lines, "
+                        "so check the path or add labelled documents")
     return label_counts, n_chunks, sample, np.unique(np.concatenate(hashes), axis=0)
 
 

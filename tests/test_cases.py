@@ -859,7 +859,8 @@ def test_predict_closed_pipe_exits_quietly(tmp_path, pipe_model):
     process.wait(timeout=60)
 
     assert first_line.startswith(b"pos\t")
-    assert process.returncode in (0, 141)
+    # 200,000 lines never fit in the pipe buffer, so a write must fail, and that is exit code 141.
+    assert process.returncode == 141
     assert "BrokenPipeError" not in stderr
     assert "Exception ignored" not in stderr
     assert "Traceback" not in stderr

@@ -242,6 +242,15 @@ def test_missing_output_folder_fails_before_training(tmp_path, tiny_corpus):
     assert "epoch" not in result.output
 
 
+def test_missing_test_file_fails_before_training(tmp_path, tiny_corpus):
+    model = tmp_path / "m.npz"
+    result = invoke("train", tiny_corpus[0], "--test", tmp_path / "missing.tsv", "-o", model)
+    assert result.exit_code == 1
+    assert _error(result) == f"error: {tmp_path / 'missing.tsv'}: file not found; check the path"
+    assert "epoch" not in result.output
+    assert not model.exists()
+
+
 def test_config_data_path_error_names_key(tmp_path):
     config = tmp_path / "paths.yaml"
     config.write_text("data:\n  train: nowhere/train.tsv\n", encoding="utf-8")

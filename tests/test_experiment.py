@@ -91,6 +91,16 @@ def test_run_writes_every_file(experiment, tmp_path):
     assert "accuracy" in result.stdout
 
 
+def test_run_warns_of_test_documents_seen_in_training(experiment, tmp_path):
+    run_dir = tmp_path / "run"
+    result = invoke("run", "-c", experiment, "--set", f"data.test={tmp_path / 'train.tsv'}", "-o", run_dir)
+    assert result.exit_code == 0, result.output
+    overlap = [line for line in result.stderr.splitlines() if "also occur verbatim" in line]
+    assert len(overlap) == 1
+    assert "of 80 test documents" in overlap[0]
+    assert "also occur verbatim" in (run_dir / "run.log").read_text(encoding="utf-8")
+
+
 def test_run_plots_are_valid_pngs(experiment, tmp_path):
     pytest.importorskip("matplotlib")
     run_dir = tmp_path / "run"

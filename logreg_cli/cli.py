@@ -384,7 +384,7 @@ def predict(probabilities: bool, top_k: int | None, explain: bool, explain_featu
     model = LogisticModel.load(model_path)
     set_threshold(model, threshold, source=model_path)
     config = _model_config(model, file_format, encoding)
-    predictions = predict_file(model, input_path, config, labelled=False)
+    predictions = predict_file(model, input_path, config, labelled=False, keep_features=explain)
     records = prediction_records(model, predictions.predicted, predictions.probabilities, top_k=top_k or 0,
                                  include_probabilities=probabilities, X=predictions.X,
                                  explain_k=explain_features if explain else 0)

@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -214,9 +214,9 @@ class Featurizer:
         """Fit on ``documents`` and return their feature matrix, shape ``(n_documents, n_features)``.
 
         The vocabulary is learned a group of documents at a time, so that the
-        token arrays of the whole corpus never exist at once. For word n-grams
-        alone, the token ids of that pass are kept (4 bytes per token) and
-        counted again with the vocabulary; otherwise the documents are tokenized a second time.
+        token arrays of the whole corpus never exist at once. With word n-grams
+        alone, the matrix is counted from the token ids kept from that pass (4
+        bytes per token). Otherwise the documents are tokenized a second time.
         """
         words = self._fit(documents, source, keep_token_ids=True)
         if words is None or not words.keep_token_ids:
@@ -246,25 +246,32 @@ class Featurizer:
         Documents are featurized ``TRANSFORM_CHUNK`` at a time, on several
         threads (see ``parallel.py``), so the token arrays of a large file never exist all at once.
         """
-        if not self.fitted:
-            raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
         return self._transform(documents, warn=True)
 
+    def transform_blocks(self, documents: Sequence[str]) -> Iterator[CSRMatrix]:
+        """Yield the feature matrix of ``documents`` as consecutive blocks of at most ``TRANSFORM_CHUNK`` rows.
+
+        A caller that needs one block at a time, such as prediction, never
+        holds the whole matrix. Warns, as :meth:`transform` does, after the last block.
+        """
+        yield from self._blocks(documents, warn=True)
+
     def _transform(self, documents: Sequence[str], *, warn: bool) -> CSRMatrix:
+        n_blocks = max(-(-len(documents) // TRANSFORM_CHUNK), 1)
+        return CSRMatrix.vstack_consumed(self._blocks(documents, warn=warn), n_blocks=n_blocks)
+
+    def _blocks(self, documents: Sequence[str], *, warn: bool) -> Iterator[CSRMatrix]:
+        if not self.fitted:
+            raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
         if self.ngrams is not None:
             self.ngrams.prepare_lookups(with_token_hashes=self._looks_up_token_hashes())  # once, before the threads share them
         chunks = [documents[start : start + TRANSFORM_CHUNK] for start in range(0, max(len(documents), 1), TRANSFORM_CHUNK)]
-        unknown = [0]
-
-        def blocks():
-            for block, block_unknown in map_in_threads(self._transform_chunk, chunks):
-                unknown[0] += block_unknown
-                yield block
-
-        matrix = CSRMatrix.vstack_consumed(blocks(), n_blocks=len(chunks))
-        if unknown[0] and warn:
-            self._warn_unknown(unknown[0], len(documents))
-        return matrix
+        unknown = 0
+        for block, block_unknown in map_in_threads(self._transform_chunk, chunks):
+            unknown += block_unknown
+            yield block
+        if unknown and warn:
+            self._warn_unknown(unknown, len(documents))
 
     def _transform_chunk(self, documents: Sequence[str]) -> tuple[CSRMatrix, int]:
         """Featurize one chunk; also return how many of its documents have tokens but no known n-gram."""

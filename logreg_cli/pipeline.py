@@ -284,13 +284,17 @@ class Predictions:
     document_hashes: np.ndarray | None = None  # (n_documents, 2) from data.document_hashes, when known
 
 
-def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: bool) -> Predictions:
+def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: bool,
+                 keep_features: bool = False) -> Predictions:
     """Predict every document of a text file or a features file.
 
     With ``labelled`` the file must carry labels (for ``eval``); otherwise a
     labelled file's labels are ignored and bare text lines are accepted.
+    Text is featurized and predicted a block of documents at a time, so its
+    feature matrix is kept in ``Predictions.X`` only with ``keep_features``.
     """
     line_numbers = hashes = None
+    X = documents = None
     if path != "-" and is_features_file(path):
         features = FeaturesFile.load(path)
         check_same_featurizer_arrays(model.featurizer, features.featurizer, path)
@@ -299,14 +303,19 @@ def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: b
         hashes = features.document_hashes
     elif labelled:
         corpus = read_corpus(path, read_options(config))
-        X, true_labels = model.featurizer.transform(corpus.documents), corpus.labels
+        documents, true_labels = corpus.documents, corpus.labels
         line_numbers = corpus.line_numbers
         if model.train_document_hashes is not None:
             hashes = document_hashes(corpus.documents)
     else:
         documents, true_labels = read_documents(path, read_options(config))
+    if documents is not None and keep_features:
         X = model.featurizer.transform(documents)
-    probabilities = model.predict_probabilities(X)
+    if X is not None:
+        probabilities = model.predict_probabilities(X)
+    else:
+        blocks = [model.predict_probabilities(block) for block in model.featurizer.transform_blocks(documents)]
+        probabilities = np.concatenate(blocks) if blocks else np.zeros((0, len(model.labels)))
     return Predictions(model.labels_from_probabilities(probabilities), probabilities, true_labels, path, X,
                        line_numbers, hashes)
 

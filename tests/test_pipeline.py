@@ -1,4 +1,4 @@
-"""Pipeline helpers: the sizes that `featurize --dry-run` reports."""
+"""Pipeline helpers: the sizes that `featurize --dry-run` reports, and prediction a block at a time."""
 
 from pathlib import Path
 
@@ -63,3 +63,29 @@ def test_cli_featurize_without_output_fails(tmp_path):
     result = CliRunner().invoke(main, ["featurize", str(path)])
     assert result.exit_code == 2
     assert "pass --dry-run" in result.output
+
+
+def test_predict_file_in_blocks_equals_whole_matrix(tmp_path, monkeypatch, caplog):
+    from logreg_cli.pipeline import predict_file, train_from_config
+
+    lines = [f"{'pos' if i % 2 else 'neg'}\t{'good fine' if i % 2 else 'bad poor'} word{i % 7}" for i in range(60)]
+    lines.append("pos\tunseen tokens only")
+    (tmp_path / "train.tsv").write_text("\n".join(lines[:40]) + "\n", encoding="utf-8")
+    (tmp_path / "test.tsv").write_text("\n".join(lines[40:]) + "\n", encoding="utf-8")
+    config = load_config(None, ["trainer.max_epochs=5", f"data.train={tmp_path / 'train.tsv'}"])
+    model = train_from_config(config).model
+    # Blocks of 3 documents: the 21 test documents make 7 blocks.
+    monkeypatch.setattr("logreg_cli.featurize.TRANSFORM_CHUNK", 3)
+    whole = predict_file(model, str(tmp_path / "test.tsv"), config, labelled=True, keep_features=True)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        blocks = predict_file(model, str(tmp_path / "test.tsv"), config, labelled=True)
+    assert whole.X is not None
+    assert whole.X.n_rows == 21
+    assert blocks.X is None
+    assert (blocks.probabilities == whole.probabilities).all()
+    assert (blocks.predicted == whole.predicted).all()
+    # The document without a known n-gram is reported once, after the last block.
+    unknown = [record for record in caplog.records if "no n-gram in the model's vocabulary" in record.getMessage()]
+    assert len(unknown) == 1
+    assert unknown[0].getMessage().startswith("1 of 21 documents")

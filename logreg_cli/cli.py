@@ -373,8 +373,9 @@ def predict(probabilities: bool, top_k: int | None, explain: bool, explain_featu
     label, then the columns that --top-k, --probabilities and --explain add.
     In bare text every line is a document, blank lines included; labelled
     files skip blank lines with a warning.
-    With --output-format jsonl each line is an object with the keys label,
-    probability, top, probabilities and explanation.
+    With --output-format jsonl each line is an object with the keys label
+    and probability, and top, probabilities and explanation when --top-k,
+    --probabilities and --explain ask for them.
 
     \b
       logreg predict model.npz data/sample/test.tsv > predictions.tsv

@@ -299,7 +299,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a config must be a mapping with the sections {', '.join(SECTIONS)}")
+        raise ConfigError(f"{path}: a config must be a mapping with the sections {', '.join(SECTIONS)}; "
+                          "start from the file that logreg init-config prints")
     return raw
 
 

@@ -45,10 +45,16 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
 
     Keys in ``given`` came from the command line, where the reader's own
     message is clear enough. Relative paths are read from the current folder.
+    An empty test file raises DataError, whichever way it was given.
     """
     for key in ("train", "validation", "test"):
         path = getattr(config.data, key)
-        if key in given or path is None or path == "-" or Path(path).exists():
+        if path is None or path == "-":
+            continue
+        if key == "test" and Path(path).is_file() and Path(path).stat().st_size == 0:
+            # The test corpus is read only after training, so an empty file must not cost a training run.
+            raise DataError(f"{path}: no documents found; the corpus is empty, so check the path or add labelled documents")
+        if key in given or Path(path).exists():
             continue
         source = config_path if config_path is not None else "--set"
         raise ConfigError(

@@ -251,6 +251,17 @@ def test_missing_test_file_fails_before_training(tmp_path, tiny_corpus):
     assert not model.exists()
 
 
+def test_empty_test_file_fails_before_training(tmp_path, tiny_corpus):
+    empty = tmp_path / "empty.tsv"
+    empty.write_bytes(b"")
+    model = tmp_path / "m.npz"
+    result = invoke("train", tiny_corpus[0], "--test", empty, "-o", model)
+    assert result.exit_code == 1
+    assert _error(result).startswith(f"error: {empty}: no documents found")
+    assert "epoch" not in result.output
+    assert not model.exists()
+
+
 def test_config_data_path_error_names_key(tmp_path):
     config = tmp_path / "paths.yaml"
     config.write_text("data:\n  train: nowhere/train.tsv\n", encoding="utf-8")

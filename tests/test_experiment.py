@@ -101,6 +101,16 @@ def test_run_warns_of_test_documents_seen_in_training(experiment, tmp_path):
     assert "also occur verbatim" in (run_dir / "run.log").read_text(encoding="utf-8")
 
 
+def test_run_with_empty_test_file_makes_no_folder(experiment, tmp_path):
+    empty = tmp_path / "empty.tsv"
+    empty.write_bytes(b"")
+    run_dir = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "-c", str(experiment), "--set", f"data.test={empty}", "-o", str(run_dir)])
+    assert result.exit_code == 1
+    assert "no documents found" in result.output
+    assert not run_dir.exists()
+
+
 def test_run_plots_are_valid_pngs(experiment, tmp_path):
     pytest.importorskip("matplotlib")
     run_dir = tmp_path / "run"

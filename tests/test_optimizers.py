@@ -7,7 +7,7 @@ from logreg_cli.config import TrainerConfig, load_config
 from logreg_cli.losses import loss_and_gradient
 from logreg_cli.optimizers import EPSILON, LBFGS, AdaptiveOptimizer
 from logreg_cli.train import initial_weights, train
-from test_train import _problem as train_problem
+from test_train import _problem as train_problem, centred, sklearn_weights
 
 
 def _problem(seed, n_documents=300, n_features=15, n_labels=2, density=0.4):
@@ -27,40 +27,23 @@ def _accuracy(weights, X, y):
     return float(np.mean(predicted == y))
 
 
-def test_lbfgs_binary_matches_sklearn():
-    linear_model = pytest.importorskip("sklearn.linear_model")
-    dense, X, y = _problem(1)
+@pytest.mark.parametrize("seed, n_labels", [(1, 2), (2, 4)])
+def test_lbfgs_matches_sklearn(seed, n_labels):
+    dense, X, y = _problem(seed, n_labels=n_labels)
     settings = _settings()
-    result = train(X, y, initial_weights(X.n_columns, 2, "binary"), settings)
-    reference = linear_model.LogisticRegression(C=1 / (2 * settings.l2 * X.n_rows), tol=1e-12, max_iter=10000)
-    reference.fit(dense[:, 1:], y)
-    assert result.weights[0] == pytest.approx(reference.intercept_[0], abs=1e-4)
-    assert result.weights[1:] == pytest.approx(reference.coef_[0], abs=1e-4)
+    kind = "binary" if n_labels == 2 else "softmax"
+    result = train(X, y, initial_weights(X.n_columns, n_labels, kind), settings)
+    assert centred(result.weights) == pytest.approx(sklearn_weights(dense, y, settings.l2), abs=1e-4)
     assert result.stop_reason.startswith("converged")
 
 
-def test_lbfgs_softmax_matches_sklearn():
-    linear_model = pytest.importorskip("sklearn.linear_model")
-    dense, X, y = _problem(2, n_labels=4)
-    settings = _settings()
-    result = train(X, y, initial_weights(X.n_columns, 4, "softmax"), settings)
-    reference = linear_model.LogisticRegression(C=1 / (2 * settings.l2 * X.n_rows), tol=1e-12, max_iter=10000)
-    reference.fit(dense[:, 1:], y)
-    # The softmax bias is identified only up to a constant shared by all labels, so compare centred biases.
-    bias = result.weights[0] - result.weights[0].mean()
-    assert bias == pytest.approx(reference.intercept_ - reference.intercept_.mean(), abs=1e-4)
-    assert result.weights[1:] == pytest.approx(reference.coef_.T, abs=1e-4)
-
-
 def test_lbfgs_weighted_loss_matches_sklearn():
-    linear_model = pytest.importorskip("sklearn.linear_model")
     dense, X, y = _problem(3)
     settings = _settings()
     class_weights = np.array([1.0, 3.0])
     result = train(X, y, initial_weights(X.n_columns, 2, "binary"), settings, class_weights=class_weights)
-    reference = linear_model.LogisticRegression(C=1 / (2 * settings.l2 * X.n_rows), tol=1e-12, max_iter=10000)
-    reference.fit(dense[:, 1:], y, sample_weight=class_weights[y])
-    assert result.weights[1:] == pytest.approx(reference.coef_[0], abs=1e-4)
+    reference = sklearn_weights(dense, y, settings.l2, sample_weight=class_weights[y])
+    assert result.weights[1:] == pytest.approx(reference[1:], abs=1e-4)
 
 
 def test_lbfgs_cached_evaluation_equals_fresh_one():

@@ -26,34 +26,41 @@ def _settings(**changes):
     return TrainerConfig(**values)
 
 
-def test_binary_batch_matches_sklearn():
+def sklearn_weights(dense, y, l2, sample_weight=None):
+    """Fit scikit-learn's LogisticRegression with the same penalty and return its weights in our layout.
+
+    Our loss adds ``l2 * sum of squared weights`` to the mean cross-entropy,
+    which is scikit-learn's objective with ``C = 1 / (2 * l2 * n_documents)``.
+    The softmax bias is identified only up to a constant shared by all labels,
+    so it comes back centred; compare it with :func:`centred`.
+    """
     linear_model = pytest.importorskip("sklearn.linear_model")
-    dense, X, y = _problem(4)
-    settings = _settings()
-    result = train(X, y, initial_weights(X.n_columns, 2, "binary"), settings)
-    reference = linear_model.LogisticRegression(C=1 / (2 * settings.l2 * X.n_rows), tol=1e-12, max_iter=10000)
-    reference.fit(dense[:, 1:], y)
-    assert result.weights[0] == pytest.approx(reference.intercept_[0], abs=1e-3)
-    assert result.weights[1:] == pytest.approx(reference.coef_[0], abs=1e-3)
-    ours, _ = loss_and_gradient(result.weights, X, y, settings.l2)
-    theirs, _ = loss_and_gradient(np.concatenate([reference.intercept_, reference.coef_[0]]), X, y, settings.l2)
-    assert ours == pytest.approx(theirs, abs=1e-6)
+    reference = linear_model.LogisticRegression(C=1 / (2 * l2 * dense.shape[0]), tol=1e-12, max_iter=10000)
+    reference.fit(dense[:, 1:], y, sample_weight=sample_weight)
+    if reference.coef_.shape[0] == 1:
+        return np.concatenate([reference.intercept_, reference.coef_[0]])
+    return np.vstack([reference.intercept_ - reference.intercept_.mean(), reference.coef_.T])
 
 
-def test_softmax_batch_matches_sklearn():
-    linear_model = pytest.importorskip("sklearn.linear_model")
-    dense, X, y = _problem(4, n_labels=3)
+def centred(weights):
+    """Return softmax weights with the bias row centred, as :func:`sklearn_weights` returns them."""
+    if weights.ndim == 1:
+        return weights
+    weights = weights.copy()
+    weights[0] -= weights[0].mean()
+    return weights
+
+
+@pytest.mark.parametrize("n_labels", [2, 3])
+def test_batch_matches_sklearn(n_labels):
+    dense, X, y = _problem(4, n_labels=n_labels)
     settings = _settings()
-    result = train(X, y, initial_weights(X.n_columns, 3, "softmax"), settings)
-    reference = linear_model.LogisticRegression(C=1 / (2 * settings.l2 * X.n_rows), tol=1e-12, max_iter=10000)
-    reference.fit(dense[:, 1:], y)
-    # The softmax bias is identified only up to a constant shared by all labels, so compare centred biases.
-    bias = result.weights[0] - result.weights[0].mean()
-    assert bias == pytest.approx(reference.intercept_ - reference.intercept_.mean(), abs=1e-3)
-    assert result.weights[1:] == pytest.approx(reference.coef_.T, abs=1e-3)
-    reference_weights = np.vstack([reference.intercept_, reference.coef_.T])
+    kind = "binary" if n_labels == 2 else "softmax"
+    result = train(X, y, initial_weights(X.n_columns, n_labels, kind), settings)
+    reference = sklearn_weights(dense, y, settings.l2)
+    assert centred(result.weights) == pytest.approx(reference, abs=1e-3)
     ours, _ = loss_and_gradient(result.weights, X, y, settings.l2)
-    theirs, _ = loss_and_gradient(reference_weights, X, y, settings.l2)
+    theirs, _ = loss_and_gradient(reference, X, y, settings.l2)
     assert ours == pytest.approx(theirs, abs=1e-6)
 
 

@@ -51,9 +51,10 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
         path = getattr(config.data, key)
         if path is None or path == "-":
             continue
-        if key == "test" and Path(path).is_file() and Path(path).stat().st_size == 0:
+        if key == "test" and Path(path).is_file() and not _has_text(path):
             # The test corpus is read only after training, so an empty file must not cost a training run.
-            raise DataError(f"{path}: no documents found; the corpus is empty, so check the path or add labelled documents")
+            raise DataError(f"{path}: no documents found; the corpus is empty or has only blank lines, "
+                            "so check the path or add labelled documents")
         if key in given or Path(path).exists():
             continue
         source = config_path if config_path is not None else "--set"
@@ -61,6 +62,15 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
             f"{source}: data.{key}: {path} not found (relative paths start at the current folder, {Path.cwd()}); "
             f"fix the path or pass --set data.{key}=PATH"
         )
+
+
+def _has_text(path: str) -> bool:
+    """Tell whether a file contains any byte other than ASCII whitespace, reading 1 MiB at a time."""
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            if block.strip():
+                return True
+    return False
 
 
 def read_training_corpus(path: str, config: Config) -> Corpus:

@@ -251,9 +251,10 @@ def test_missing_test_file_fails_before_training(tmp_path, tiny_corpus):
     assert not model.exists()
 
 
-def test_empty_test_file_fails_before_training(tmp_path, tiny_corpus):
+@pytest.mark.parametrize("content", [b"", b"\n \n\t\r\n"])
+def test_empty_test_file_fails_before_training(tmp_path, tiny_corpus, content):
     empty = tmp_path / "empty.tsv"
-    empty.write_bytes(b"")
+    empty.write_bytes(content)
     model = tmp_path / "m.npz"
     result = invoke("train", tiny_corpus[0], "--test", empty, "-o", model)
     assert result.exit_code == 1

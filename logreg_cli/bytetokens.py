@@ -203,7 +203,7 @@ class HashedTokens:
 
     @classmethod
     def from_token_lists(cls, token_lists: Sequence[Sequence[str]]) -> HashedTokens:
-        """Hash tokens that a tokenizer returned as strings, one list per document; the hashes are those of the byte rules."""
+        """Hash tokens that a tokenizer returned as strings, one list per document, as the byte rules hash them."""
         chunk = cls.__new__(cls)
         encoded = [token.encode("utf-8", "surrogatepass") for tokens in token_lists for token in tokens]
         chunk.lengths = np.fromiter(map(len, token_lists), dtype=INDEX_DTYPE, count=len(token_lists))

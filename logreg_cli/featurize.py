@@ -195,7 +195,7 @@ class Featurizer:
                     document_frequency = np.bincount(counts.indices, minlength=self.n_ngram_features)
             else:
                 if settings.ngram_max >= 1:
-                    # The stop words and hand-written features are loaded now, which the check needs.
+                    # The check reads the stop words and hand-written features, which are loaded now.
                     keep_token_ids = keep_token_ids and self._looks_up_token_hashes()
                     words = self._word_candidates(documents, keep_token_ids=keep_token_ids)
                 char_stream = None
@@ -222,21 +222,17 @@ class Featurizer:
         if words is None or not words.keep_token_ids:
             return self._transform(documents, warn=False)
         assert self.ngrams is not None
-        index = dict(zip(self.ngrams.tokens, range(len(self.ngrams.tokens))))
-        vocabulary_ids = np.fromiter((index.get(token, -1) for token in words.tokens), dtype=INDEX_DTYPE,
-                                     count=len(words.tokens))
-        self.ngrams.prepare_lookups()
+        self.ngrams.prepare_lookups()  # once, before the threads share them
+        vocabulary_ids = self.ngrams.token_ids_of(words.tokens)
         groups = words.token_ids
         del words
 
         def featurize(index: int) -> CSRMatrix:
             ids, lengths = groups[index]
             groups[index] = None  # freed once featurized
-            rows = np.repeat(np.arange(lengths.size, dtype=INDEX_DTYPE), lengths)
-            counts = self.ngrams.count_token_ids(vocabulary_ids[ids], rows, lengths.size)
-            return self._assemble(None, None, counts)
+            return self._assemble(None, None, self._count_token_ids(vocabulary_ids[ids], lengths))
 
-        return CSRMatrix.vstack_consumed(map_in_threads(featurize, range(len(groups))), n_blocks=len(groups))
+        return CSRMatrix.vstack(map_in_threads(featurize, range(len(groups))), n_blocks=len(groups))
 
     def transform(self, documents: Sequence[str]) -> CSRMatrix:
         """Return the feature matrix of ``documents``, shape ``(n_documents, n_features)``.
@@ -258,7 +254,7 @@ class Featurizer:
 
     def _transform(self, documents: Sequence[str], *, warn: bool) -> CSRMatrix:
         n_blocks = max(-(-len(documents) // TRANSFORM_CHUNK), 1)
-        return CSRMatrix.vstack_consumed(self._blocks(documents, warn=warn), n_blocks=n_blocks)
+        return CSRMatrix.vstack(self._blocks(documents, warn=warn), n_blocks=n_blocks)
 
     def _blocks(self, documents: Sequence[str], *, warn: bool) -> Iterator[CSRMatrix]:
         if not self.fitted:
@@ -278,8 +274,7 @@ class Featurizer:
         if self._looks_up_token_hashes():
             # Word n-grams only: look the token hashes up in the vocabulary, without decoding any token.
             hashes, lengths = token_hashes(documents, self._tokenize, lowercase=self.settings.lowercase)
-            rows = np.repeat(np.arange(len(documents), dtype=INDEX_DTYPE), lengths)
-            counts = self.ngrams.count_token_ids(self.ngrams.token_ids_of_hashes(hashes), rows, len(documents))
+            counts = self._count_token_ids(self.ngrams.token_ids_of_hashes(hashes), lengths)
             unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (lengths > 0)))
             return self._assemble(documents, None, counts), unknown
         stream = self._token_stream(documents)
@@ -291,6 +286,11 @@ class Featurizer:
             if self.ngrams is not None:
                 unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (ngram_stream.lengths > 0)))
         return self._assemble(documents, stream, counts), unknown
+
+    def _count_token_ids(self, token_ids: np.ndarray, lengths: np.ndarray) -> CSRMatrix:
+        """Count the word n-grams of documents given as vocabulary token ids and the number of tokens of each."""
+        rows = np.repeat(np.arange(lengths.size, dtype=INDEX_DTYPE), lengths)
+        return self.ngrams.count_token_ids(token_ids, rows, lengths.size)
 
     def _word_candidates(self, documents: Sequence[str], *, keep_token_ids: bool) -> WordCandidates:
         """Count the word n-grams of ``documents`` a group at a time, on several threads."""

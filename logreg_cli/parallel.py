@@ -13,9 +13,9 @@ of CPUs this process may run on, at most ``MAX_THREADS``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 

@@ -45,23 +45,25 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
 
     Keys in ``given`` came from the command line, where the reader's own
     message is clear enough. Relative paths are read from the current folder.
-    An empty test file raises DataError, whichever way it was given.
+    The test corpus is read only after training, so a missing or empty test
+    file raises DataError here, whichever way it was given, rather than after a training run.
     """
     for key in ("train", "validation", "test"):
         path = getattr(config.data, key)
         if path is None or path == "-":
             continue
-        if key == "test" and Path(path).is_file() and not _has_text(path):
-            # The test corpus is read only after training, so an empty file must not cost a training run.
+        if not Path(path).exists():
+            if key not in given:
+                source = config_path if config_path is not None else "--set"
+                raise ConfigError(
+                    f"{source}: data.{key}: {path} not found (relative paths start at the current folder, {Path.cwd()}); "
+                    f"fix the path or pass --set data.{key}=PATH"
+                )
+            if key == "test":
+                raise DataError(f"{path}: file not found; check the path")
+        elif key == "test" and Path(path).is_file() and not _has_text(path):
             raise DataError(f"{path}: no documents found; the corpus is empty or has only blank lines, "
                             "so check the path or add labelled documents")
-        if key in given or Path(path).exists():
-            continue
-        source = config_path if config_path is not None else "--set"
-        raise ConfigError(
-            f"{source}: data.{key}: {path} not found (relative paths start at the current folder, {Path.cwd()}); "
-            f"fix the path or pass --set data.{key}=PATH"
-        )
 
 
 def _has_text(path: str) -> bool:
@@ -225,15 +227,20 @@ def train_from_config(
         logger.info("class weights: %s", ", ".join(f"{label} {weight:.4g}" for label, weight in zip(labels, class_weights)))
     result = train(X, y, weights, trainer, X_val=X_val, y_val=y_val, show_progress=show_progress, on_epoch=on_epoch,
                    class_weights=class_weights)
-    if resume is not None and resume.train_document_hashes is not None and train_hashes is not None:
-        train_hashes = np.concatenate([resume.train_document_hashes, train_hashes])
-    elif resume is not None:
-        # The documents of one of the two trainings are unknown, so a partial list would understate the overlap.
-        train_hashes = None
     model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary(),
-                          train_document_hashes=train_hashes)
+                          train_document_hashes=resumed_train_hashes(resume, train_hashes))
     model.threshold = choose_threshold(model, trainer, X_val, y_val)
     return TrainOutcome(model, result, X.n_rows, X_val.n_rows, X_val, y_val)
+
+
+def resumed_train_hashes(resume: LogisticModel | None, train_hashes: np.ndarray | None) -> np.ndarray | None:
+    """Return the training-document hashes of a model trained on ``train_hashes``, from ``resume`` when given."""
+    if resume is None:
+        return train_hashes
+    if resume.train_document_hashes is None or train_hashes is None:
+        # The documents of one of the two trainings are unknown, so a partial list would understate the overlap.
+        return None
+    return np.concatenate([resume.train_document_hashes, train_hashes])
 
 
 def _validation_rows(y: np.ndarray, config: Config, validation_path: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -76,7 +76,7 @@ class CSRMatrix:
         return int(self.indptr[-1] - self.indptr[0])
 
     def row_ids(self) -> np.ndarray:
-        """Return the row index of every stored value, shape ``(nnz,)``; kept for the next call."""
+        """Return the row index of every stored value, shape ``(nnz,)``, and keep it for the next call."""
         if self._row_ids is None:
             self._row_ids = np.repeat(np.arange(self.n_rows, dtype=INDEX_DTYPE), np.diff(self.indptr))
         return self._row_ids
@@ -241,27 +241,19 @@ class CSRMatrix:
         return cls(dense[rows, columns], columns.astype(INDEX_DTYPE), indptr, dense.shape)
 
     @classmethod
-    def vstack(cls, blocks: list[CSRMatrix]) -> CSRMatrix:
-        """Stack matrices with the same number of columns on top of each other."""
-        if not blocks:
-            raise ValueError("vstack needs at least one matrix")
-        n_columns = blocks[0].n_columns
-        offsets = np.cumsum([0] + [block.nnz for block in blocks[:-1]])
-        indptr = np.concatenate([[0]] + [block.indptr[1:] - block.indptr[0] + offset for block, offset in zip(blocks, offsets)])
-        data = np.concatenate([block.data[block.indptr[0] : block.indptr[-1]] for block in blocks])
-        indices = np.concatenate([block.indices[block.indptr[0] : block.indptr[-1]] for block in blocks])
-        return cls(data, indices, indptr.astype(INDEX_DTYPE), (sum(block.n_rows for block in blocks), n_columns))
+    def vstack(cls, blocks: Iterable[CSRMatrix], *, n_blocks: int | None = None) -> CSRMatrix:
+        """Stack matrices with the same number of columns on top of each other, as they arrive.
 
-    @classmethod
-    def vstack_consumed(cls, blocks: Iterable[CSRMatrix], *, n_blocks: int) -> CSRMatrix:
-        """Stack matrices that arrive one by one, keeping none of them: the result of :meth:`vstack` with less memory.
-
-        ``vstack`` holds every block and the result at once, twice the
-        matrix. Here each block is copied into arrays sized for ``n_blocks``
-        blocks like the first one and then dropped. Pages of ``np.empty`` that
-        are never written take no memory, and ``ndarray.resize`` trims the
-        arrays at the end or grows them by a quarter when the guess falls short.
+        ``blocks`` may be a generator, so that no block has to be kept once it
+        is copied: with a list of blocks and a concatenated copy, the matrix
+        would exist twice. Each block is copied into arrays sized for
+        ``n_blocks`` blocks like the first one (default: ``len(blocks)``).
+        Pages of ``np.empty`` that are never written take no memory, and
+        ``ndarray.resize`` trims the arrays at the end or grows them by a
+        quarter when the guess falls short.
         """
+        if n_blocks is None:
+            n_blocks = len(blocks)
         data = indices = None
         indptr_pieces = [np.zeros(1, dtype=INDEX_DTYPE)]
         n_rows = n_columns = size = 0
@@ -281,9 +273,9 @@ class CSRMatrix:
             indptr_pieces.append(block.indptr[1:] - start + size)
             size += nnz
             n_rows += block.n_rows
-            del block
+            del block  # so that the block is freed while the next one is computed
         if data is None:
-            raise ValueError("vstack_consumed needs at least one matrix")
+            raise ValueError("vstack needs at least one matrix")
         data.resize(size, refcheck=False)
         indices.resize(size, refcheck=False)
         return cls(data, indices, np.concatenate(indptr_pieces).astype(INDEX_DTYPE, copy=False), (n_rows, n_columns))

@@ -42,7 +42,7 @@ from logreg_cli.featurize import Featurizer
 from logreg_cli.losses import mean_loss
 from logreg_cli.model import LogisticModel, is_features_file
 from logreg_cli.optimizers import ADAPTIVE_METHODS, AdaptiveOptimizer
-from logreg_cli.pipeline import TrainOutcome, label_indices, read_options, validation_from_file
+from logreg_cli.pipeline import TrainOutcome, label_indices, read_options, resumed_train_hashes, validation_from_file
 from logreg_cli.sparse import CSRMatrix
 from logreg_cli.thresholds import choose_threshold
 from logreg_cli.train import (EpochPass, EpochRecord, TrainResult, initial_weights, minibatch_epoch,
@@ -275,12 +275,8 @@ def train_streaming(
 
     result = _run_epochs(weights, train_path, options, labels, featurizer, trainer, X_val, y_val, class_weights,
                          n_chunks=n_chunks, show_progress=show_progress, on_epoch=on_epoch)
-    if resume is not None:
-        # As in train_from_config: without the hashes of the first training, a partial list would understate the overlap.
-        previous = resume.train_document_hashes
-        train_hashes = None if previous is None else np.concatenate([previous, train_hashes])
     model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary(),
-                          train_document_hashes=train_hashes)
+                          train_document_hashes=resumed_train_hashes(resume, train_hashes))
     model.threshold = choose_threshold(model, trainer, X_val, y_val)
     return TrainOutcome(model, result, n_documents, X_val.n_rows, X_val, y_val)
 
@@ -354,7 +350,7 @@ def _run_epochs(
             sample_weights = None if class_weights is None else class_weights[y]
             seen += X.n_rows
 
-            # Steps on this chunk, its documents shuffled; the loss of each batch is measured before its step.
+            # Steps on this chunk, its documents shuffled. The loss of each batch is measured before its step.
             if optimizer is not None:
                 loss_sum += optimizer.take_steps(working, X, y, rng=rng, sample_weights=sample_weights, epoch=epoch)
             else:

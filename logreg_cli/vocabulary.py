@@ -23,6 +23,7 @@ point order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -104,8 +105,7 @@ class NgramVocabulary:
         N-grams outside the vocabulary are ignored.
         """
         tables = self._lookup_tables()
-        token_ids = np.fromiter(map(tables["token_index"].get, stream.tokens, repeat(-1)),
-                                dtype=INDEX_DTYPE, count=len(stream.tokens))[stream.ids]
+        token_ids = self.token_ids_of(stream.tokens)[stream.ids]
         rows, columns = self._word_entries(token_ids, stream.rows)
         extra = None
         if self.char_range is not None:
@@ -113,6 +113,11 @@ class NgramVocabulary:
             char_table = char_ngram_table(stream.tokens, *self.char_range, lambda gram: char_index.get(gram, -1))
             extra = _char_entries(stream, char_table, self.n_columns)
         return count_entries(rows, columns, extra, stream.n_documents, self.n_columns)
+
+    def token_ids_of(self, strings: Sequence[str]) -> np.ndarray:
+        """Return the index into ``self.tokens`` of each string, or -1 for a string outside the vocabulary."""
+        index = self._lookup_tables()["token_index"]
+        return np.fromiter(map(index.get, strings, repeat(-1)), dtype=INDEX_DTYPE, count=len(strings))
 
     def count_token_ids(self, token_ids: np.ndarray, rows: np.ndarray, n_documents: int) -> CSRMatrix:
         """Count the word n-grams of documents given as indices into ``tokens`` (-1 for other tokens).
@@ -324,8 +329,8 @@ def count_chunk_ngrams(chunk: HashedTokens, ngram_max: int, dropped: np.ndarray 
     token's hash, so n-grams of every length are counted alike.
 
     NOTE: two n-grams of the same length with the same 64-bit hash would be
-    counted as one, as two tokens would be (see ``bytetokens.py``); for a
-    few million distinct n-grams the chance is below 1e-6.
+    counted as one, as two tokens would be (see ``bytetokens.py``). For a
+    few million distinct n-grams the chance is below 1e-6 (the birthday bound).
     """
     hashes = chunk.hashes
     rows = np.repeat(np.arange(chunk.lengths.size, dtype=INDEX_DTYPE), chunk.lengths)
@@ -376,7 +381,7 @@ def _distinct_ngrams(keys: np.ndarray, rows: np.ndarray, starts: np.ndarray,
     if (group_starts.size - 1).bit_length() + row_bits <= 32:
         groups = groups.astype(np.uint32)  # 32-bit keys sort faster
     groups.sort()
-    # A group holds fewer than 2**31 tokens, so int32 halves the memory of the results waiting to be merged.
+    # A group contains fewer than 2**31 tokens, so int32 halves the memory of the results waiting to be merged.
     df = np.bincount(groups[first_of_runs(groups)] >> row_bits, minlength=group_starts.size).astype(np.int32)
     firsts = np.minimum.reduceat(starts[order], group_starts).astype(np.int32)
     return sorted_keys[group_starts], run_lengths(group_starts, keys.size).astype(np.int32), df, firsts
@@ -385,9 +390,8 @@ def _distinct_ngrams(keys: np.ndarray, rows: np.ndarray, starts: np.ndarray,
 class WordCandidates:
     """The distinct word n-grams of a corpus, merged from the counts of its groups of documents.
 
-    Token ids and n-gram ids follow the order of first appearance. Unigram
-    ids are token ids; ``tuples[n - 1]`` holds the token ids of each n-gram
-    of n tokens. With ``keep_token_ids`` (only without stop words),
+    Token ids and n-gram ids follow the order of first appearance, and
+    unigram ids are token ids. With ``keep_token_ids`` (only without stop words),
     ``token_ids`` keeps ``(ids, lengths)`` of every group: the token id of
     each position (int32) and the number of tokens of each document, so
     that the documents can be featurized without tokenizing them again.
@@ -428,15 +432,19 @@ class WordCandidates:
         if self.keep_token_ids:
             self.token_ids.append((token_table.lookup(counted.hashes).astype(np.int32), counted.lengths))
 
-    def drop_tables(self) -> None:
-        """Free the hash tables, which only :meth:`add` needs."""
-        self._tables = []
+    def take_levels(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Return the totals, document frequencies and token ids of the n-grams of each length, and free the hash tables.
 
-    def level(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return the totals, document frequencies and token ids (shape ``(count, n)``) of the n-grams of n tokens."""
-        size = self._tables[n - 1].size
-        tuples = np.arange(size, dtype=INDEX_DTYPE)[:, None] if n == 1 else self._tuples[n - 1][:size]
-        return self._totals[n - 1][:size], self._df[n - 1][:size], tuples
+        Entry ``n - 1`` is about the n-grams of n tokens, whose token ids have
+        shape ``(count, n)``. No group can be added afterwards.
+        """
+        levels = []
+        for n, table in enumerate(self._tables, start=1):
+            size = table.size
+            tuples = np.arange(size, dtype=INDEX_DTYPE)[:, None] if n == 1 else self._tuples[n - 1][:size]
+            levels.append((self._totals[n - 1][:size], self._df[n - 1][:size], tuples))
+        self._tables = []  # the tables take most of the memory, and only add needs them
+        return levels
 
 
 def _with_rows(array: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:
@@ -479,10 +487,7 @@ def fit_vocabulary(words: WordCandidates | None, char_stream: TokenStream | None
         When no n-gram survives pruning; the message names the setting to change.
     """
     width = max(settings.ngram_max, 1)
-    levels = []
-    if words is not None:
-        levels = [words.level(n) for n in range(1, settings.ngram_max + 1)]
-        words.drop_tables()
+    levels = words.take_levels() if words is not None else []
     # Token ids in code point order: the tie order of word n-grams.
     names = words.tokens if words is not None else []
     order = sorted(range(len(names)), key=names.__getitem__)

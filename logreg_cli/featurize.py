@@ -26,7 +26,7 @@ from logreg_cli.bytetokens import HashedTokens, document_ranges, hash_tokens, st
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.handcrafted import HandcraftedFeatures, load_handcrafted, read_token_file
-from logreg_cli.hashing import hashed_count_matrix
+from logreg_cli.hashing import HASH_SCHEME, HASH_SCHEMES, count_hashed_ngrams, hashed_count_matrix
 from logreg_cli.io import array_to_json, arrays_to_strings, json_to_array, strings_to_arrays
 from logreg_cli.ngrams import TokenStream
 from logreg_cli.parallel import map_in_threads
@@ -69,6 +69,11 @@ def check_settings(settings: FeaturizerConfig) -> None:
         )
 
 
+def _chunks(documents: Sequence[str]) -> list[Sequence[str]]:
+    """Split ``documents`` into consecutive slices of ``TRANSFORM_CHUNK``; one empty slice for no documents."""
+    return [documents[start : start + TRANSFORM_CHUNK] for start in range(0, max(len(documents), 1), TRANSFORM_CHUNK)]
+
+
 class Featurizer:
     """Tokenizer, n-gram features and hand-written features for one training corpus.
 
@@ -90,6 +95,7 @@ class Featurizer:
         self.stop_words: list[str] = []
         self.handcrafted = HandcraftedFeatures()
         self.idf: np.ndarray | None = None  # (n_features,) for values: tfidf, 1 outside the n-gram columns
+        self.hash_scheme = HASH_SCHEME  # how tokens are hashed when hashing; see hashing.py
         self.fitted = False
         self._vocabulary: dict[str, int] | None = None
         self._tokenize = make_tokenizer(
@@ -155,6 +161,15 @@ class Featurizer:
         return (self._uses_byte_tokens() and settings.bag_of_words and not self.hashing and settings.ngram_max >= 1
                 and settings.char_ngrams is None and not self.stop_words and not self.handcrafted.n_features)
 
+    def _counts_token_hashes(self) -> bool:
+        """Tell whether hashed features can be counted from token hashes alone: word n-grams hashed by bytes, nothing that reads tokens.
+
+        Like :meth:`_looks_up_token_hashes`, only right once :meth:`fit` has loaded the hand-written features.
+        """
+        settings = self.settings
+        return (self.hashing and self.hash_scheme == "bytes" and settings.bag_of_words and settings.ngram_max >= 1
+                and settings.char_ngrams is None and not self.handcrafted.n_features)
+
     def _token_stream(self, documents: Sequence[str]) -> TokenStream:
         """Tokenize ``documents``; the default tokenizer works on bytes for most ASCII text (``bytetokens.py``)."""
         if self._uses_byte_tokens():
@@ -171,17 +186,19 @@ class Featurizer:
         ConfigError
             When a stop-word or word-list file cannot be read.
         """
-        self._fit(documents, source, keep_token_ids=False)
+        self._fit(documents, source, keep=False)
         return self
 
-    def _fit(self, documents: Sequence[str], source: str, *, keep_token_ids: bool) -> WordCandidates | None:
-        """Fit, and return the word n-gram candidates when a vocabulary of word n-grams was learned.
+    def _fit(self, documents: Sequence[str], source: str, *, keep: bool) -> WordCandidates | list[CSRMatrix] | None:
+        """Fit, and return what :meth:`fit_transform` can count the matrix from, or None.
 
-        With ``keep_token_ids``, the candidates also keep the token ids of every
-        document when :meth:`_looks_up_token_hashes` allows counting the matrix from them.
+        That is, with ``keep``: the word n-gram candidates of a vocabulary, which
+        keep the token ids of every document when :meth:`_looks_up_token_hashes`
+        allows it; or, when hashing and :meth:`_counts_token_hashes` allows it,
+        the hashed counts of the documents, a block of ``TRANSFORM_CHUNK`` rows at a time.
         """
         settings = self.settings
-        words = None
+        words = kept = None
         self.stop_words = []
         if settings.stop_words is not None:
             self.stop_words = read_token_file(settings.stop_words, "featurizer.stop_words", self._tokenize, single_tokens=False)
@@ -190,14 +207,11 @@ class Featurizer:
         if settings.bag_of_words:
             document_frequency = None
             if self.hashing:
-                if settings.values == "tfidf":
-                    counts = self._count_ngrams(self._token_stream(documents).without(set(self.stop_words)))
-                    document_frequency = np.bincount(counts.indices, minlength=self.n_ngram_features)
+                kept, document_frequency = self._fit_hashed(documents, keep=keep)
             else:
                 if settings.ngram_max >= 1:
                     # The check reads the stop words and hand-written features, which are loaded now.
-                    keep_token_ids = keep_token_ids and self._looks_up_token_hashes()
-                    words = self._word_candidates(documents, keep_token_ids=keep_token_ids)
+                    words = self._word_candidates(documents, keep_token_ids=keep and self._looks_up_token_hashes())
                 char_stream = None
                 if settings.char_ngrams is not None:
                     char_stream = self._token_stream(documents).without(set(self.stop_words))
@@ -208,7 +222,27 @@ class Featurizer:
                 ngram_idf = np.log((1.0 + len(documents)) / (1.0 + document_frequency)) + 1.0
                 self.idf = np.concatenate([[1.0], ngram_idf, np.ones(self.handcrafted.n_features)])
         self.fitted = True
-        return words
+        return words if words is not None else kept
+
+    def _fit_hashed(self, documents: Sequence[str], *, keep: bool) -> tuple[list[CSRMatrix] | None, np.ndarray | None]:
+        """Count the hashed n-grams of ``documents`` a block at a time, on several threads.
+
+        Returns the count blocks when ``keep`` and :meth:`_counts_token_hashes`
+        allow counting the matrix from them (else None), and for ``values:
+        tfidf`` the document frequency of every hashed column (else None).
+        """
+        keep = keep and self._counts_token_hashes()
+        tfidf = self.settings.values == "tfidf"
+        if not (tfidf or keep):
+            return None, None
+        document_frequency = np.zeros(self.n_ngram_features, dtype=INDEX_DTYPE) if tfidf else None
+        blocks = []
+        for counts in map_in_threads(self._ngram_counts, _chunks(documents)):
+            if tfidf:
+                np.add.at(document_frequency, counts.indices, 1)
+            if keep:
+                blocks.append(counts)
+        return (blocks if keep else None), document_frequency
 
     def fit_transform(self, documents: Sequence[str], *, source: str = "the training corpus") -> CSRMatrix:
         """Fit on ``documents`` and return their feature matrix, shape ``(n_documents, n_features)``.
@@ -216,9 +250,17 @@ class Featurizer:
         The vocabulary is learned a group of documents at a time, so that the
         token arrays of the whole corpus never exist at once. With word n-grams
         alone, the matrix is counted from the token ids kept from that pass (4
-        bytes per token). Otherwise the documents are tokenized a second time.
+        bytes per token). Hashed word n-grams are counted once, in blocks that
+        become the matrix. Otherwise the documents are tokenized a second time.
         """
-        words = self._fit(documents, source, keep_token_ids=True)
+        kept = self._fit(documents, source, keep=True)
+        if isinstance(kept, list):
+            def assemble(index: int) -> CSRMatrix:
+                counts, kept[index] = kept[index], None  # freed once assembled
+                return self._assemble(None, None, counts)
+
+            return CSRMatrix.vstack(map_in_threads(assemble, range(len(kept))), n_blocks=len(kept))
+        words = kept
         if words is None or not words.keep_token_ids:
             return self._transform(documents, warn=False)
         assert self.ngrams is not None
@@ -261,9 +303,8 @@ class Featurizer:
             raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
         if self.ngrams is not None:
             self.ngrams.prepare_lookups(with_token_hashes=self._looks_up_token_hashes())  # once, before the threads share them
-        chunks = [documents[start : start + TRANSFORM_CHUNK] for start in range(0, max(len(documents), 1), TRANSFORM_CHUNK)]
         unknown = 0
-        for block, block_unknown in map_in_threads(self._transform_chunk, chunks):
+        for block, block_unknown in map_in_threads(self._transform_chunk, _chunks(documents)):
             unknown += block_unknown
             yield block
         if unknown and warn:
@@ -277,6 +318,8 @@ class Featurizer:
             counts = self._count_token_ids(self.ngrams.token_ids_of_hashes(hashes), lengths)
             unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (lengths > 0)))
             return self._assemble(documents, None, counts), unknown
+        if self._counts_token_hashes():
+            return self._assemble(None, None, self._ngram_counts(documents)), 0
         stream = self._token_stream(documents)
         counts = None
         unknown = 0
@@ -310,11 +353,28 @@ class Featurizer:
             words.add(counted)
         return words
 
+    def _ngram_counts(self, documents: Sequence[str]) -> CSRMatrix:
+        """Count the n-grams of some documents, stop words removed, before ``values`` apply."""
+        if not self._counts_token_hashes():
+            return self._count_ngrams(self._token_stream(documents).without(set(self.stop_words)))
+        # Hashed word n-grams from the token hashes, with no token decoded to a string.
+        if self._uses_byte_tokens():
+            tokens = HashedTokens(documents, self._tokenize, self.settings.lowercase)
+        else:
+            tokens = HashedTokens.from_token_lists(list(map(self._tokenize, documents)))
+        hashes, lengths = tokens.hashes, tokens.lengths
+        if self.stop_words:
+            kept = ~np.isin(hashes, hash_tokens(self.stop_words))
+            rows = np.repeat(np.arange(lengths.size, dtype=INDEX_DTYPE), lengths)
+            hashes, lengths = hashes[kept], np.bincount(rows[kept], minlength=lengths.size)
+        return count_hashed_ngrams(hashes, lengths, hash_bits=self.settings.hash_bits, ngram_max=self.settings.ngram_max)
+
     def _count_ngrams(self, stream: TokenStream) -> CSRMatrix:
         settings = self.settings
         if self.hashing:
             char_range = tuple(settings.char_ngrams) if settings.char_ngrams is not None else None
-            return hashed_count_matrix(stream, hash_bits=settings.hash_bits, ngram_max=settings.ngram_max, char_range=char_range)
+            return hashed_count_matrix(stream, hash_bits=settings.hash_bits, ngram_max=settings.ngram_max,
+                                       char_range=char_range, scheme=self.hash_scheme)
         assert self.ngrams is not None
         return self.ngrams.count_matrix(stream)
 
@@ -407,6 +467,8 @@ class Featurizer:
             arrays["handcrafted_features"] = json_to_array(self.handcrafted.to_json())
         if self.idf is not None:
             arrays["idf"] = self.idf
+        if self.hashing:
+            arrays["hash_scheme"] = np.array(self.hash_scheme)
         return arrays
 
     def fingerprint(self) -> str:
@@ -453,6 +515,13 @@ class Featurizer:
             raise ModelFileError(f"{source}: invalid featurizer settings ({error})") from None
         if settings.bag_of_words and not featurizer.hashing:
             featurizer.ngrams = NgramVocabulary.from_arrays(arrays, settings, source=source)
+        if featurizer.hashing:
+            # Files written before the bytes scheme name none, and hashed their tokens with BLAKE2b.
+            scheme = str(arrays["hash_scheme"][()]) if "hash_scheme" in arrays else "blake2b"
+            if scheme not in HASH_SCHEMES:
+                raise ModelFileError(f"{source}: unknown hash_scheme {scheme!r} (this logreg-cli supports "
+                                     f"{', '.join(HASH_SCHEMES)}); upgrade logreg-cli or train the model again")
+            featurizer.hash_scheme = scheme
         if "stop_words_bytes" in arrays:
             featurizer.stop_words = arrays_to_strings(arrays["stop_words_bytes"], arrays["stop_words_offsets"])
         elif settings.stop_words is not None:

@@ -304,6 +304,7 @@ def _streamed_idf(path: str, options: ReadOptions, chunk_size: int, featurizer: 
     """Return the smoothed idf of every column, shape ``(n_features,)``, from one more pass over the file."""
     counter = Featurizer(dataclasses.replace(featurizer.settings, values="counts", normalize="none"))
     counter.fit([], source=path)
+    counter.hash_scheme = featurizer.hash_scheme
     n_ngrams = featurizer.n_ngram_features
     document_frequency = np.zeros(n_ngrams)
     n_documents = 0

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from logreg_cli.cli import main
 from logreg_cli.config import load_config
 from logreg_cli.data import ReadOptions, read_corpus
-from logreg_cli.errors import ConfigError, DataError
+from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.featurize import Featurizer
+from logreg_cli.bytetokens import hash_tokens
 from logreg_cli.hashing import stable_hash
 from logreg_cli.model import FeaturesFile
 from logreg_cli.ngrams import char_ngrams
@@ -305,6 +306,8 @@ def test_transform_finds_trigram_whose_prefix_was_pruned():
     ["ngram_max=3"],
     ["ngram_max=2", "char_ngrams=[1, 3]", "values=tfidf"],
     ["hash_bits=6", "ngram_max=2"],
+    ["hash_bits=6", "ngram_max=3", "values=tfidf", "stop_words=STOP"],
+    ["hash_bits=6", "ngram_max=2", "values=tfidf", "regexes=[{name: exclamation, pattern: '!', value: count}]"],
     # Stop words and hand-written features read the tokens, so fit_transform must not count from kept token ids.
     ["ngram_max=2", "stop_words=STOP"],
     ["ngram_max=2", "regexes=[{name: exclamation, pattern: '!', value: count}]"],
@@ -376,17 +379,24 @@ def test_hashing_identical_across_processes_and_seeds():
     assert data == X.data.tolist()
 
 
-def test_hash_is_blake2b_of_utf8():
+def test_legacy_hash_is_blake2b_of_utf8():
     expected = int.from_bytes(hashlib.blake2b("café".encode(), digest_size=8, person=b"logreg-word").digest(), "little")
     assert int(stable_hash(["café"])[0]) == expected
 
 
-def test_hashed_token_column_and_sign():
+def test_token_hash_of_bytes_scheme_is_pinned():
+    # Saved models depend on these columns: a change to the token hash must fail here, not move columns silently.
+    assert int(hash_tokens(["owl"])[0]) == 0x7FC221F31A6C5446
+
+
+@pytest.mark.parametrize("scheme, token_hash", [("bytes", hash_tokens), ("blake2b", stable_hash)])
+def test_hashed_token_column_and_sign(scheme, token_hash):
     featurizer = make_featurizer("hash_bits=10", "values=counts", "normalize=none")
+    featurizer.hash_scheme = scheme
     X = dense(featurizer.fit_transform(["owl owl"]))
-    token_hash = int(stable_hash(["owl"])[0])
-    column = 1 + (token_hash & 1023)
-    sign = -1.0 if token_hash >> 63 else 1.0
+    value = int(token_hash(["owl"])[0])
+    column = 1 + (value & 1023)
+    sign = -1.0 if value >> 63 else 1.0
     assert X.shape == (1, 1 + 1024)
     assert X[0, column] == 2.0 * sign
     assert np.count_nonzero(X[0]) == 2
@@ -396,11 +406,57 @@ def test_hashing_collisions_sum_with_signs():
     featurizer = make_featurizer("hash_bits=1", "values=counts", "normalize=none")
     tokens = ["alpha", "beta", "gamma", "delta", "epsilon"]
     X = dense(featurizer.fit_transform([" ".join(tokens)]))
-    hashes = [int(h) for h in stable_hash(tokens)]
+    hashes = [int(h) for h in hash_tokens(tokens)]
     expected = np.zeros(2)
     for token_hash in hashes:
         expected[token_hash & 1] += -1.0 if token_hash >> 63 else 1.0
     np.testing.assert_array_equal(X[0, 1:], expected)
+
+
+HASHED_CORPUS = [*CORPUS, "Café crème, déjà vu: the film of the year.", "see http://example.com/film now", "the the the"]
+
+
+@pytest.mark.parametrize("overrides", [
+    ["hash_bits=4", "ngram_max=3", "values=counts", "normalize=none"],
+    ["hash_bits=12", "ngram_max=2", "values=tfidf", "sublinear_tf=true", "stop_words=STOP"],
+    ["hash_bits=10", "ngram_max=2", "values=binary", "token_pattern='[a-z]+'"],
+])
+def test_hashed_counts_from_token_hashes_match_token_strings(overrides, stop_file, monkeypatch):
+    overrides = [item.replace("STOP", str(stop_file)) for item in overrides]
+    fast = make_featurizer(*overrides)
+    X = fast.fit_transform(HASHED_CORPUS)
+    assert fast._counts_token_hashes()
+    # The same settings through token strings (TokenStream), the path of character n-grams and word lists.
+    monkeypatch.setattr(Featurizer, "_counts_token_hashes", lambda self: False)
+    slow = make_featurizer(*overrides)
+    assert_same_matrix(slow.fit_transform(HASHED_CORPUS), X)
+    np.testing.assert_array_equal(slow.idf if slow.idf is not None else 0, fast.idf if fast.idf is not None else 0)
+
+
+def test_hashed_counts_match_token_strings_on_real_corpus(monkeypatch):
+    documents = read_corpus(corpus_dir("sms_spam") / "train.tsv", ReadOptions()).documents
+    fast = make_featurizer("hash_bits=18", "ngram_max=2", "values=tfidf", "sublinear_tf=true")
+    X = fast.fit_transform(documents)
+    monkeypatch.setattr(Featurizer, "_counts_token_hashes", lambda self: False)
+    assert_same_matrix(make_featurizer("hash_bits=18", "ngram_max=2", "values=tfidf", "sublinear_tf=true")
+                       .fit_transform(documents), X)
+
+
+def test_file_without_hash_scheme_hashes_with_blake2b(tmp_path):
+    # Files written before the bytes scheme name no scheme; they must keep their BLAKE2b columns.
+    legacy = make_featurizer("hash_bits=10", "ngram_max=2", "values=tfidf")
+    legacy.hash_scheme = "blake2b"
+    X = legacy.fit_transform(CORPUS)
+    arrays = legacy.to_arrays()
+    assert str(arrays.pop("hash_scheme")) == "blake2b"
+    loaded = Featurizer.from_arrays(arrays, source="old.npz")
+    assert loaded.hash_scheme == "blake2b"
+    assert_same_matrix(loaded.transform(CORPUS), X)
+    current = make_featurizer("hash_bits=10", "ngram_max=2", "values=tfidf")
+    assert current.hash_scheme == "bytes"
+    assert not np.array_equal(current.fit_transform(CORPUS).indices, X.indices)
+    with pytest.raises(ModelFileError, match=r"old.npz: unknown hash_scheme 'md5'.*upgrade logreg-cli or train the model again"):
+        Featurizer.from_arrays({**arrays, "hash_scheme": np.array("md5")}, source="old.npz")
 
 
 def test_hashing_stores_no_vocabulary():

@@ -50,6 +50,8 @@ from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 logger = logging.getLogger(__name__)
 
 WORD, CHAR = 0, 1
+# Word vocabularies whose (count, tuple) keys fit in this many bits are ranked with one int64 sort.
+ONE_KEY_BITS = 63
 
 
 @dataclass
@@ -509,7 +511,8 @@ def fit_vocabulary(words: WordCandidates | None, char_stream: TokenStream | None
 
     # Sort the kept candidates: descending count, then kind, then the tie rank within the kind.
     word_kept = kept[kinds[kept] == WORD]
-    tuples = np.full((word_kept.size, width), -1, dtype=INDEX_DTYPE)
+    # int32 halves these arrays and the ones made from them; fresh memory is costly to touch (docs/benchmarks.md).
+    tuples = np.full((word_kept.size, width), -1, dtype=np.int32)
     for n, (_, _, level_tuples) in enumerate(levels, start=1):
         # word_kept is sorted, so the kept n-grams of each length are one slice of it.
         low, high = np.searchsorted(word_kept, offsets[n - 1 : n + 1])
@@ -517,33 +520,53 @@ def fit_vocabulary(words: WordCandidates | None, char_stream: TokenStream | None
         for position in range(n):
             tuples[low:high, position] = code_point_rank[level_tuples[ids, position]]
     del levels
-    rank = np.zeros(totals.size, dtype=INDEX_DTYPE)
-    # Tuple order, with the -1 padding putting a prefix before the longer n-grams it starts.
-    rank[word_kept[_order_of_rows(tuples + 1, len(names) + 1)]] = np.arange(word_kept.size)
-    if char_counts:
-        rank[offsets[-2]:] = np.arange(len(char_grams))
     max_total = int(totals.max())
-    ranked = kept[_order_of_rows(np.stack([max_total - totals[kept], kinds[kept], rank[kept]], axis=1),
-                                 max(max_total + 1, 2, rank.size))]
-    if settings.max_features is not None:
-        ranked = ranked[: settings.max_features]
-    column_of = np.full(totals.size, -1, dtype=INDEX_DTYPE)
-    column_of[ranked] = np.arange(ranked.size)
+    bound = len(names) + 1
+    if not char_counts and max_total.bit_length() + width * (bound - 1).bit_length() <= ONE_KEY_BITS:
+        # Word n-grams alone: one int64 key per n-gram, its descending count then its tuple, and one sort.
+        keys = max_total - totals[word_kept]
+        for column in tuples.T:
+            keys *= bound
+            keys += column + 1  # the -1 padding becomes 0, so a prefix sorts before the longer n-grams it starts
+        word_order = np.argsort(keys)
+        del keys
+        if settings.max_features is not None:
+            word_order = word_order[: settings.max_features]
+        ranked = word_kept[word_order]
+        column_of = np.full(totals.size, -1, dtype=INDEX_DTYPE)
+        column_of[ranked] = np.arange(ranked.size)
+        word_ranked = ranked
+    else:
+        rank = np.zeros(totals.size, dtype=INDEX_DTYPE)
+        # Tuple order, with the -1 padding putting a prefix before the longer n-grams it starts.
+        rank[word_kept[_order_of_rows(tuples + 1, bound)]] = np.arange(word_kept.size)
+        if char_counts:
+            rank[offsets[-2]:] = np.arange(len(char_grams))
+        ranked = kept[_order_of_rows(np.stack([max_total - totals[kept], kinds[kept], rank[kept]], axis=1),
+                                     max(max_total + 1, 2, rank.size))]
+        if settings.max_features is not None:
+            ranked = ranked[: settings.max_features]
+        column_of = np.full(totals.size, -1, dtype=INDEX_DTYPE)
+        column_of[ranked] = np.arange(ranked.size)
+        word_ranked = ranked[kinds[ranked] == WORD]
+        position = np.full(totals.size, -1, dtype=INDEX_DTYPE)
+        position[word_kept] = np.arange(word_kept.size)
+        word_order = position[word_ranked]
 
     # Word n-grams in column order, their tokens renumbered by first appearance.
-    word_ranked = ranked[kinds[ranked] == WORD]
-    position = np.full(totals.size, -1, dtype=INDEX_DTYPE)
-    position[word_kept] = np.arange(word_kept.size)
-    ngrams = tuples[position[word_ranked]]
-    # Tokens in order of first appearance: scattering the positions backwards leaves the first one of each token.
-    appearances = ngrams[ngrams >= 0]
-    first = np.full(len(names), -1, dtype=INDEX_DTYPE)
-    first[appearances[::-1]] = np.arange(appearances.size - 1, -1, -1)
-    appeared = np.flatnonzero(first >= 0)
+    ngrams = tuples[word_order]
+    del tuples
+    # Tokens in order of first appearance: scattering the positions backwards leaves the first one of each
+    # token. The -1 padding lands in an extra last slot, which is then left out.
+    appearances = ngrams.ravel()
+    first = np.full(len(names) + 1, -1, dtype=np.int32 if appearances.size < 2**31 else INDEX_DTYPE)
+    first[appearances[::-1]] = np.arange(appearances.size - 1, -1, -1, dtype=first.dtype)
+    appeared = np.flatnonzero(first[:-1] >= 0)
     token_order = appeared[np.argsort(first[appeared])]
-    renumber = np.full(len(names), -1, dtype=INDEX_DTYPE)
+    # The extra last entry maps the -1 padding to itself.
+    renumber = np.full(len(names) + 1, -1, dtype=INDEX_DTYPE)
     renumber[token_order] = np.arange(token_order.size)
-    ngrams = np.where(ngrams >= 0, renumber[np.maximum(ngrams, 0)], -1).astype(INDEX_DTYPE)
+    ngrams = renumber[ngrams]
 
     char_ranked = ranked[kinds[ranked] == CHAR]
     char_range = None

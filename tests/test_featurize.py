@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from logreg_cli import vocabulary
+from logreg_cli.bytetokens import hash_tokens
 from logreg_cli.cli import main
 from logreg_cli.config import load_config
 from logreg_cli.data import ReadOptions, read_corpus
 from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.featurize import Featurizer
-from logreg_cli.bytetokens import hash_tokens
 from logreg_cli.hashing import stable_hash
 from logreg_cli.model import FeaturesFile
 from logreg_cli.ngrams import char_ngrams
@@ -186,6 +187,17 @@ def test_vocabulary_order_count_then_code_points():
     featurizer.fit(["b a", "a b", "c"])
     # a and b occur twice; "a b", "b a" and c once. Ties go by code points, a unigram before its bigrams.
     assert featurizer.feature_names() == ["<bias>", "a", "b", "a b", "b a", "c"]
+
+
+@pytest.mark.parametrize("overrides", [["ngram_max=3"], ["ngram_max=2", "max_features=12", "min_df=2"]])
+def test_one_key_ranking_matches_two_sorts(overrides, monkeypatch):
+    one_key = make_featurizer(*overrides)
+    X = one_key.fit_transform(CORPUS)
+    monkeypatch.setattr(vocabulary, "ONE_KEY_BITS", 0)  # forces the ranking by tie rank, then count
+    two_sorts = make_featurizer(*overrides)
+    assert_same_matrix(two_sorts.fit_transform(CORPUS), X)
+    assert two_sorts.feature_names() == one_key.feature_names()
+    np.testing.assert_array_equal(two_sorts.ngrams.ngrams, one_key.ngrams.ngrams)
 
 
 def test_max_features_ties_keep_code_point_order():

@@ -413,7 +413,7 @@ def run_command(ctx: click.Context, config_path: str | None, overrides: tuple[st
     validation loss, validation accuracy, learning rate, seconds),
     predictions.tsv (the test corpus), run.log, and the plots
     learning_curve.png and confusion_matrix.png. The plots need matplotlib:
-    pip install 'logreg-cli[plot]'.
+    pip install '.[plot]' in the logreg-cli checkout.
 
     \b
       logreg run -c experiment.yaml -o runs/first

@@ -1,6 +1,6 @@
 """PNG plots of a run: the learning curve and the confusion matrix.
 
-matplotlib is an optional dependency (``pip install 'logreg-cli[plot]'``).
+matplotlib is an optional dependency (``pip install '.[plot]'`` in the checkout).
 It is imported only when a plot is drawn, and only its Agg canvas is used,
 so drawing needs no display and leaves pyplot's global state alone.
 """
@@ -16,7 +16,7 @@ import numpy as np
 from logreg_cli.io import atomic_write
 from logreg_cli.train import EpochRecord
 
-INSTALL_HINT = "pip install 'logreg-cli[plot]'"
+INSTALL_HINT = "pip install '.[plot]' in the logreg-cli checkout (or pip install matplotlib)"
 DPI = 100
 
 

@@ -126,7 +126,7 @@ def test_run_without_matplotlib_succeeds(experiment, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     result = invoke("run", "-c", experiment, "-o", run_dir)
     assert result.exit_code == 0, result.output
-    assert "pip install 'logreg-cli[plot]'" in result.stderr
+    assert "pip install '.[plot]' in the logreg-cli checkout" in result.stderr
     assert not (run_dir / "learning_curve.png").exists()
     assert (run_dir / "model.npz").is_file()
 

@@ -101,7 +101,8 @@ def cross_entropy_and_gradient(weights: np.ndarray, X: CSRMatrix, y: np.ndarray,
         per_document = per_document * sample_weights
         errors = errors * (sample_weights if errors.ndim == 1 else sample_weights[:, None])
     gradient = X.transpose_dot(errors / n_documents)
-    gradient[1:] += 2.0 * l2 * weights[1:]
+    if l2 != 0.0:
+        gradient[1:] += 2.0 * l2 * weights[1:]
     return float(per_document.mean()), gradient
 
 

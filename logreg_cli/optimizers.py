@@ -115,7 +115,8 @@ class AdaptiveOptimizer:
         n_features = shape[0]
         self.squares = np.zeros(shape)  # AdaGrad: sum of squared gradients; Adam: their moving average
         self.moment = np.zeros(shape) if self.adam else None  # Adam: moving average of the gradients
-        self.last_update = np.zeros(n_features, dtype=np.int64)  # per feature: steps done when it was last brought up to date
+        # Per feature: steps done when it was last brought up to date; only L2 needs it.
+        self.last_update = np.zeros(n_features, dtype=np.int64) if self.l2 > 0.0 else None
         self._slots = np.zeros(n_features, dtype=np.int64)  # scratch space of distinct_with_inverse
         self.steps = 0
 
@@ -182,7 +183,10 @@ class AdaptiveOptimizer:
         return self.learning_rate * np.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t)
 
     def _catch_up(self, working: np.ndarray, features: np.ndarray) -> None:
-        """Apply to ``features`` the L2 shrinking of the steps since each was last brought up to date."""
+        """Apply to ``features`` the L2 shrinking of the steps since each was last brought up to date.
+
+        Without L2 nothing is owed, so the steps are not even recorded.
+        """
         if self.l2 > 0.0:
             missed = self.steps - self.last_update[features]
             owing = (missed > 0) & (features != 0)
@@ -191,7 +195,7 @@ class AdaptiveOptimizer:
                 rates = self._rate_scale() / (np.sqrt(self.squares[late]) + EPSILON)
                 times = missed[owing] if rates.ndim == 1 else missed[owing][:, None]
                 working[late] *= (1.0 + 2.0 * self.l2 * rates) ** -times
-        self.last_update[features] = self.steps
+            self.last_update[features] = self.steps
 
     def _step(self, working: np.ndarray, batch: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None) -> float:
         # Work on the batch's features only: a compact matrix whose columns are the batch's features.
@@ -234,7 +238,8 @@ class AdaptiveOptimizer:
             updated[penalised] /= 1.0 + 2.0 * self.l2 * rates[penalised]
         working[features] = updated
         self.steps += 1
-        self.last_update[features] = self.steps
+        if self.l2 > 0.0:
+            self.last_update[features] = self.steps
         return float(losses.sum())
 
 

@@ -199,7 +199,8 @@ def _format_summary(summary: FeatureSummary) -> str:
     rows = [
         ("documents", f"{summary.n_documents:,}"),
         ("labels", f"{summary.n_labels} ({summary.kind} model)"),
-        ("vocabulary size", f"{summary.n_ngram_features:,} n-gram features"),
+        ("vocabulary size", f"{summary.n_ngram_features:,} n-gram features"
+                            + (" (hashed columns)" if summary.hashing else "")),
         ("features", f"{summary.n_features:,} columns (bias and hand-written features included), "
                      f"{summary.used_columns:,} of them used"),
         ("stored values", f"{summary.nnz:,} ({summary.nnz / max(summary.n_documents, 1):.1f} per document)"),

@@ -57,7 +57,8 @@ def describe_model(model: LogisticModel, *, top_k: int = 10) -> dict[str, Any]:
     -------
     dict
         Keys ``kind``, ``labels``, ``n_features`` (the bias feature included),
-        ``threshold``, ``bias`` (label -> weight of the bias feature),
+        ``n_ngram_features``, ``n_handcrafted_features``, ``hash_scheme`` (None
+        without hashing), ``threshold``, ``bias`` (label -> weight of the bias feature),
         ``featurizer`` and ``trainer`` (the settings), ``training`` (best
         epoch, epochs run, stop reason and the losses of the best epoch) and
         ``top_features`` (label -> list of ``{"feature", "weight"}``).
@@ -82,6 +83,9 @@ def describe_model(model: LogisticModel, *, top_k: int = 10) -> dict[str, Any]:
         "kind": model.kind,
         "labels": list(model.labels),
         "n_features": model.featurizer.n_features,
+        "n_ngram_features": model.featurizer.n_ngram_features,
+        "n_handcrafted_features": model.featurizer.handcrafted.n_features,
+        "hash_scheme": model.featurizer.hash_scheme if model.featurizer.hashing else None,
         "threshold": model.threshold,
         "bias": bias,
         "featurizer": dataclasses.asdict(model.featurizer.settings),
@@ -99,8 +103,15 @@ def format_model_description(description: dict[str, Any], *, source: str = "") -
     labels = description["labels"]
     lines = [f"model: {source}"] if source else []
     lines.append(f"kind: {description['kind']}, {len(labels)} labels: {', '.join(labels)}")
-    lines.append(f"features: {description['n_features']} (a vocabulary of {description['n_features'] - 1} "
-                 "features plus the bias feature)")
+    parts = ["the bias feature"]
+    if description["hash_scheme"] is not None:
+        parts.append(f"{description['n_ngram_features']:,} hashed n-gram columns, tokens hashed by {description['hash_scheme']}")
+    elif description["n_ngram_features"]:
+        parts.append(f"a vocabulary of {description['n_ngram_features']:,} n-grams")
+    if description["n_handcrafted_features"]:
+        count = description["n_handcrafted_features"]
+        parts.append(f"{count} hand-written feature{'s' if count > 1 else ''}")
+    lines.append(f"features: {description['n_features']:,} ({'; '.join(parts)})")
     threshold = description["threshold"]
     if description["kind"] == "binary":
         lines.append(f"threshold: {threshold:.6f} (predicts {labels[1]!r} when its probability is at least this)"

@@ -399,6 +399,7 @@ class FeatureSummary:
     kind: str  # binary or softmax, as trainer.model would pick
     n_features: int  # columns of X: bias feature, n-gram features and hand-written features
     n_ngram_features: int  # vocabulary size, or 2^hash_bits when hashing
+    hashing: bool  # the n-gram features are hashed columns, not a vocabulary
     used_columns: int  # columns that hold a value in at least one document
     nnz: int  # values stored in X
     features_bytes: int  # data, indices and indptr of X as held in memory
@@ -425,6 +426,7 @@ def summarize_features(features: FeaturesFile, config: Config) -> FeatureSummary
         kind=kind,
         n_features=X.n_columns,
         n_ngram_features=featurizer.n_ngram_features,
+        hashing=featurizer.hashing,
         used_columns=int(np.unique(X.indices).size),
         nnz=X.nnz,
         features_bytes=X.data.nbytes + X.indices.nbytes + X.indptr.nbytes,

@@ -85,12 +85,28 @@ def test_inspect_shows_settings_and_training(binary_model):
 
 def test_inspect_json_keys(binary_model):
     description = json.loads(invoke("inspect", binary_model, "--json").stdout)
-    assert set(description) == {"kind", "labels", "n_features", "threshold", "bias", "featurizer", "trainer",
-                                "training", "top_features"}
+    assert set(description) == {"kind", "labels", "n_features", "n_ngram_features", "n_handcrafted_features",
+                                "hash_scheme", "threshold", "bias", "featurizer", "trainer", "training", "top_features"}
     assert description["labels"] == ["neg", "pos"]
-    assert description["n_features"] == LogisticModel.load(binary_model).featurizer.n_features
+    featurizer = LogisticModel.load(binary_model).featurizer
+    assert description["n_features"] == featurizer.n_features
+    assert description["n_ngram_features"] == featurizer.n_features - 1
+    assert description["hash_scheme"] is None
     assert all(item["weight"] > 0 for item in description["top_features"]["pos"])
     assert all(item["weight"] < 0 for item in description["top_features"]["neg"])
+
+
+def test_inspect_counts_each_kind_of_column(binary_model, tmp_path):
+    text = invoke("inspect", binary_model).stdout
+    n_ngrams = LogisticModel.load(binary_model).featurizer.n_features - 1
+    assert f"features: {n_ngrams + 1:,} (the bias feature; a vocabulary of {n_ngrams:,} n-grams)\n" in text
+    train = tmp_path / "train.tsv"
+    train.write_text(BINARY_TRAIN, encoding="utf-8")
+    hashed = tmp_path / "hashed.npz"
+    assert invoke("-q", "train", train, "-o", hashed, "--set", "featurizer.hash_bits=6",
+                  "--set", "featurizer.document_length=log").exit_code == 0
+    text = invoke("inspect", hashed).stdout
+    assert "features: 66 (the bias feature; 64 hashed n-gram columns, tokens hashed by bytes; 1 hand-written feature)\n" in text
 
 
 def test_top_features_binary_sorted_by_weight(binary_model):

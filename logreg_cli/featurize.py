@@ -255,19 +255,23 @@ class Featurizer:
         """
         kept = self._fit(documents, source, keep=True)
         if isinstance(kept, list):
+            blocks = kept
+
             def assemble(index: int) -> CSRMatrix:
-                counts, kept[index] = kept[index], None  # freed once assembled
+                counts, blocks[index] = blocks[index], None  # freed once assembled
                 return self._assemble(None, None, counts)
 
-            return CSRMatrix.vstack(map_in_threads(assemble, range(len(kept))), n_blocks=len(kept))
-        words = kept
-        if words is None or not words.keep_token_ids:
+            return CSRMatrix.vstack(map_in_threads(assemble, range(len(blocks))), n_blocks=len(blocks))
+        # Only the kept token ids are needed from here on: the candidates' other arrays are freed first.
+        groups = kept.token_ids if kept is not None and kept.keep_token_ids else None
+        tokens = kept.tokens if groups is not None else None
+        del kept
+        if groups is None:
             return self._transform(documents, warn=False)
         assert self.ngrams is not None
         self.ngrams.prepare_lookups()  # once, before the threads share them
-        vocabulary_ids = self.ngrams.token_ids_of(words.tokens)
-        groups = words.token_ids
-        del words
+        vocabulary_ids = self.ngrams.token_ids_of(tokens)
+        del tokens
 
         def featurize(index: int) -> CSRMatrix:
             ids, lengths = groups[index]

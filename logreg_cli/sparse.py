@@ -17,11 +17,13 @@ from logreg_cli.parallel import map_in_threads, run_in_threads
 
 INDEX_DTYPE = np.int64
 # Stored values times weight columns multiplied at once in ``dot``: bounds its temporary memory (8 bytes each).
-DOT_BLOCK_VALUES = 1 << 21
+DOT_BLOCK_VALUES = 1 << 20
 # Below this many stored values, threads cost more than they save (a minibatch step, for one).
 PARALLEL_MIN_VALUES = 1 << 18
-# Ranges of stored values that ``transpose_dot`` sums separately (on threads) for a large matrix.
-TRANSPOSE_DOT_RANGES = 4
+# Ranges of stored values that ``transpose_dot`` sums separately (on threads) for a large matrix,
+# and the stored values whose products each range computes at once, which bounds its temporary memory.
+TRANSPOSE_DOT_RANGES = 2
+TRANSPOSE_DOT_STEP = 1 << 20
 # From this many rows per batch on, ``row_batches`` gathers each batch's rows instead of making a
 # shuffled copy of the whole matrix, which spares that copy's memory.
 GATHER_MIN_BATCH = 8
@@ -144,17 +146,24 @@ class CSRMatrix:
         if values.ndim == 1:
             if small:
                 return np.bincount(self.indices, weights=self.data * values[self.row_ids()], minlength=self.n_columns)
-            # Each thread sums the products of a range of stored values, and the ranges' sums are added.
-            # The ranges do not depend on the number of threads, so neither does the rounding.
+            # Each thread sums the products of a range of stored values into its own output, a step of
+            # values at a time, and the ranges' sums are added. The ranges and steps do not depend on
+            # the number of threads, so neither does the rounding.
             bounds = np.linspace(self.indptr[0], self.indptr[-1], TRANSPOSE_DOT_RANGES + 1).astype(INDEX_DTYPE)
 
             def range_sums(piece: tuple[int, int]) -> np.ndarray:
-                begin, end = piece
-                products = values[self.rows_of_values(begin, end)]
-                products *= self.data[begin:end]
-                return np.bincount(self.indices[begin:end], weights=products, minlength=self.n_columns)
+                sums = np.zeros(self.n_columns)
+                for begin in range(piece[0], piece[1], TRANSPOSE_DOT_STEP):
+                    end = min(begin + TRANSPOSE_DOT_STEP, piece[1])
+                    products = values[self.rows_of_values(begin, end)]
+                    products *= self.data[begin:end]
+                    np.add.at(sums, self.indices[begin:end], products)
+                return sums
 
-            return sum(map_in_threads(range_sums, list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))))
+            total, *rest = map_in_threads(range_sums, list(zip(bounds[:-1].tolist(), bounds[1:].tolist())))
+            for sums in rest:
+                total += sums
+            return total
         rows = self.row_ids() if small else self.rows_of_values(int(self.indptr[0]), int(self.indptr[-1]))
         by_label = np.ascontiguousarray(values.T)
 

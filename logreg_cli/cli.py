@@ -65,6 +65,20 @@ class ReportedError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+class OutputFile(click.Path):
+    """A file to write: a path that names a folder is an ``error:`` line with an example file name, not a usage error."""
+
+    def __init__(self, example: str) -> None:
+        super().__init__(dir_okay=False)
+        self.example = example
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if os.path.isdir(value):
+            raise ReportedError(f"{value}: is a folder, but {'/'.join(param.opts) if param else 'the output'} "
+                                f"needs a file name; give one such as {os.path.join(value, self.example)}")
+        return super().convert(value, param, ctx)
+
+
 class LogregGroup(click.Group):
     """Turns the core's errors, Ctrl-C and a closed output pipe into exit codes."""
 
@@ -155,7 +169,7 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @encoding_option
 @click.option("--vocabulary-from", "vocabulary_from", type=click.Path(dir_okay=False),
               help="Take the featurizer (vocabulary and settings) from this model or features file instead of learning it.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Features file to write (.npz); required unless --dry-run.")
+@click.option("-o", "--output", type=OutputFile("features.npz"), help="Features file to write (.npz); required unless --dry-run.")
 @click.option("--dry-run", is_flag=True,
               help="Write nothing; print the vocabulary size, the stored values and the model's size in bytes.")
 @click.argument("input_path", metavar="INPUT")
@@ -222,7 +236,7 @@ def _format_summary(summary: FeatureSummary) -> str:
               help="Test corpus to evaluate after training (default: data.test).")
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
               help="Go on training from this model file, with its vocabulary and labels.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=OutputFile("model.npz"),
               help="Model file to write (.npz). Without it the model is not saved.")
 @click.option("--tune-threshold", is_flag=True,
               help="Binary models: store the decision threshold with the highest F1 on the validation documents "
@@ -300,7 +314,7 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
 
 @main.command(name="eval", short_help="Report metrics of a model on a labelled corpus.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
+@click.option("-o", "--output", type=OutputFile("report.txt"), help="Write the report to this file instead of stdout.")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="Binary models: predict the second label when its probability is at least this, "
                    "instead of the model's stored threshold (0.5 when it has none).")
@@ -355,7 +369,7 @@ def evaluate_command(as_json: bool, output: str | None, threshold: float | None,
 @click.option("--output-format", type=click.Choice(["tsv", "jsonl"]), default="tsv", show_default=True,
               help="Output format: tsv (tab-separated, no header) or jsonl (one JSON object per document). "
                    "--format sets the input format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write predictions to this file instead of stdout.")
+@click.option("-o", "--output", type=OutputFile("predictions.tsv"), help="Write predictions to this file instead of stdout.")
 @format_option
 @encoding_option
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))

@@ -238,6 +238,46 @@ class Config:
 SECTIONS: dict[str, type] = {"data": DataConfig, "featurizer": FeaturizerConfig, "trainer": TrainerConfig}
 
 
+# Pruning keys and their defaults; hashing keeps no vocabulary, so these must stay at their defaults with it.
+_PRUNING_DEFAULTS = (("min_count", 1), ("min_df", 1), ("max_df", 1.0), ("max_features", None))
+
+
+def check_featurizer_settings(settings: FeaturizerConfig, sources: dict[str, str] | None = None) -> None:
+    """Raise ConfigError for featurizer keys that contradict each other.
+
+    ``sources`` maps a key to where it was set: a config file, or ``--set
+    section.key=value``. The message then starts with the source of the key at fault.
+    """
+
+    def at(*keys: str) -> str:
+        for key in keys:
+            if sources and f"featurizer.{key}" in sources:
+                return f"{sources[f'featurizer.{key}']}: "
+        return ""
+
+    if settings.hash_bits > 0:
+        for name, default in _PRUNING_DEFAULTS:
+            value = getattr(settings, name)
+            if value != default or type(value) is not type(default):
+                raise ConfigError(
+                    f"{at(name, 'hash_bits')}featurizer.{name}={value} prunes a vocabulary, but "
+                    f"featurizer.hash_bits={settings.hash_bits} hashes n-grams and keeps no vocabulary; "
+                    f"set hash_bits to 0, or set {name} back to {default}"
+                )
+    if settings.bag_of_words and settings.ngram_max == 0 and settings.char_ngrams is None:
+        raise ConfigError(
+            f"{at('ngram_max', 'char_ngrams')}featurizer.ngram_max is 0 and featurizer.char_ngrams is null, so there "
+            "are no n-gram features; set ngram_max to 1 or more, set char_ngrams, or set bag_of_words to false"
+        )
+    has_handcrafted = bool(settings.word_lists or settings.regexes) or settings.document_length != "none"
+    if not settings.bag_of_words and not has_handcrafted:
+        raise ConfigError(
+            f"{at('bag_of_words')}featurizer.bag_of_words is false and no hand-written feature is declared, so every "
+            "document would have only the bias feature; declare featurizer.word_lists, regexes or document_length, "
+            "or set bag_of_words to true"
+        )
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a YAML config file (or none) and apply ``section.key=value`` overrides.
 
@@ -253,6 +293,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         source = str(path)
         raw = _read_yaml(Path(path))
     config = Config()
+    sources: dict[str, str] = {}  # where each key was set, for the messages of check_featurizer_settings
     for section_name, values in raw.items():
         if section_name not in SECTIONS:
             raise ConfigError(f"{source}: unknown section '{section_name}'; the sections are {', '.join(SECTIONS)}")
@@ -262,6 +303,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             raise ConfigError(f"{source}: section '{section_name}' must be a mapping of keys to values")
         for key, value in values.items():
             _assign(config, section_name, str(key), value, source)
+            sources[f"{section_name}.{key}"] = source
     for override in overrides:
         name, separator, text = override.partition("=")
         if not separator or "." not in name:
@@ -274,7 +316,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         except yaml.YAMLError:
             value = text
         _assign(config, section_name, key, value, f"--set {override}")
+        sources[f"{section_name}.{key}"] = f"--set {override}"
         logger.info("override %s.%s = %r", section_name, key, getattr(getattr(config, section_name), key))
+    check_featurizer_settings(config.featurizer, sources)
     return config
 
 

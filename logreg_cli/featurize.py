@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from logreg_cli.bytetokens import HashedTokens, document_ranges, hash_tokens, stream_from_documents, token_hashes
-from logreg_cli.config import FeaturizerConfig
+from logreg_cli.config import FeaturizerConfig, check_featurizer_settings
 from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.handcrafted import HandcraftedFeatures, load_handcrafted, read_token_file
 from logreg_cli.hashing import HASH_SCHEME, HASH_SCHEMES, count_hashed_ngrams, hashed_count_matrix
@@ -41,33 +41,6 @@ logger = logging.getLogger(__name__)
 TRANSFORM_CHUNK = 2048
 
 BIAS_FEATURE = "<bias>"
-
-# Pruning keys and their defaults; hashing keeps no vocabulary, so these must stay at their defaults with it.
-_PRUNING_DEFAULTS = (("min_count", 1), ("min_df", 1), ("max_df", 1.0), ("max_features", None))
-
-
-def check_settings(settings: FeaturizerConfig) -> None:
-    """Raise ConfigError for featurizer keys that contradict each other."""
-    if settings.hash_bits > 0:
-        for name, default in _PRUNING_DEFAULTS:
-            value = getattr(settings, name)
-            if value != default or type(value) is not type(default):
-                raise ConfigError(
-                    f"featurizer.{name}={value} prunes a vocabulary, but featurizer.hash_bits={settings.hash_bits} "
-                    f"hashes n-grams and keeps no vocabulary; set hash_bits to 0, or set {name} back to {default}"
-                )
-    if settings.bag_of_words and settings.ngram_max == 0 and settings.char_ngrams is None:
-        raise ConfigError(
-            "featurizer.ngram_max is 0 and featurizer.char_ngrams is null, so there are no n-gram features; "
-            "set ngram_max to 1 or more, set char_ngrams, or set bag_of_words to false"
-        )
-    has_handcrafted = bool(settings.word_lists or settings.regexes) or settings.document_length != "none"
-    if not settings.bag_of_words and not has_handcrafted:
-        raise ConfigError(
-            "featurizer.bag_of_words is false and no hand-written feature is declared, so every document would have "
-            "only the bias feature; declare featurizer.word_lists, regexes or document_length, or set bag_of_words to true"
-        )
-
 
 def _chunks(documents: Sequence[str]) -> list[Sequence[str]]:
     """Split ``documents`` into consecutive slices of ``TRANSFORM_CHUNK``; one empty slice for no documents."""
@@ -89,7 +62,7 @@ class Featurizer:
     """
 
     def __init__(self, settings: FeaturizerConfig) -> None:
-        check_settings(settings)
+        check_featurizer_settings(settings)
         self.settings = settings
         self.ngrams: NgramVocabulary | None = None  # None when hashing or without bag of words
         self.stop_words: list[str] = []

@@ -327,3 +327,15 @@ def test_invalid_threads_rejected_first(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "LOGREG_THREADS='abc' is invalid" in result.output
     assert "missing" not in result.output
+
+
+@pytest.mark.parametrize("command, example", [("train", "model.npz"), ("featurize", "features.npz")])
+def test_output_folder_is_error_line(tmp_path, tiny_corpus, command, example):
+    train, _ = tiny_corpus
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = invoke(command, train, "-o", folder)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {folder}: is a folder, but -o/--output needs a file name")
+    assert f"such as {folder / example}" in result.stderr
+    assert "Usage:" not in result.stderr

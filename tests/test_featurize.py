@@ -486,6 +486,17 @@ def test_hashing_rejects_pruning_keys():
         make_featurizer("hash_bits=8", "min_df=2")
 
 
+def test_contradicting_keys_name_their_source(tmp_path):
+    config = tmp_path / "hashed.yaml"
+    config.write_text("featurizer:\n  hash_bits: 20\n  min_df: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as from_file:
+        load_config(config)
+    assert str(from_file.value).startswith(f"{config}: featurizer.min_df=2 prunes a vocabulary")
+    with pytest.raises(ConfigError) as from_override:
+        load_config(None, ["featurizer.bag_of_words=false"])
+    assert str(from_override.value).startswith("--set featurizer.bag_of_words=false: featurizer.bag_of_words is false")
+
+
 # --- Hand-written features -----------------------------------------------------------------
 
 @pytest.fixture

@@ -1039,9 +1039,8 @@ def _log_skipped_blank(corpus: Corpus) -> None:
 def _log_label_counts(corpus: Corpus) -> None:
     counts = Counter(corpus.labels)
     listed = ", ".join(f"{label} {counts[label]:,}" for label in sorted(counts))
-    logger.info(
-        "%s: %s documents, labels: %s", location(corpus.path), f"{len(corpus):,}", listed
-    )
+    noun = "document" if len(corpus) == 1 else "documents"
+    logger.info("%s: %s %s, labels: %s", location(corpus.path), f"{len(corpus):,}", noun, listed)
 
 
 def _count(count: int, singular: str, plural: str) -> str:

@@ -357,9 +357,10 @@ class Featurizer:
 
     def _warn_unknown(self, unknown: int, n_documents: int) -> None:
         rest = "the bias and the hand-written features" if self.n_features > self.n_ngram_features + 1 else "the bias"
+        verb, pronoun = ("has", "it is") if unknown == 1 else ("have", "they are")
         logger.warning(
-            "%s of %s documents have no n-gram in the model's vocabulary; they are predicted from %s alone",
-            f"{unknown:,}", f"{n_documents:,}", rest,
+            "%s of %s documents %s no n-gram in the model's vocabulary; %s predicted from %s alone",
+            f"{unknown:,}", f"{n_documents:,}", verb, pronoun, rest,
         )
 
     def _ngram_values(self, counts: CSRMatrix) -> CSRMatrix:

@@ -12,6 +12,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,23 @@ def _interrupted_exit_code() -> int:
     return 128 + int(_stop_signal)
 
 
+@contextmanager
+def _holding_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise KeyboardInterrupt, so that a model file being written is finished."""
+    global _stop_signal
+    signals_held: list[int] = []
+    previous = {number: signal.signal(number, lambda signum, frame: signals_held.append(signum))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signals_held:
+        _stop_signal = signal.Signals(signals_held[0])
+        raise KeyboardInterrupt
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """Handle SIGTERM like Ctrl-C, so that training saves its best epoch and no temporary file is left."""
     global _stop_signal
@@ -76,6 +95,19 @@ class OutputFile(click.Path):
         if os.path.isdir(value):
             raise ReportedError(f"{value}: is a folder, but {'/'.join(param.opts) if param else 'the output'} "
                                 f"needs a file name; give one such as {os.path.join(value, self.example)}")
+        return super().convert(value, param, ctx)
+
+
+class OutputFolder(click.Path):
+    """A folder to write into: a path that names a file is an ``error:`` line, not a usage error."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if os.path.isfile(value):
+            raise ReportedError(f"{value}: is a file, but {'/'.join(param.opts) if param else 'the output'} "
+                                "names a folder to write into; give a folder path that is not a file")
         return super().convert(value, param, ctx)
 
 
@@ -295,21 +327,42 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
         if result.best_epoch == 0:
             raise ReportedError("interrupted during epoch 1; no model was written", _interrupted_exit_code())
         if output is not None:
-            outcome.model.save(output)
+            try:
+                with _holding_interrupts():
+                    outcome.model.save(output)
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C while saving: the file is complete, as the message below reports
             raise ReportedError(
                 f"interrupted during epoch {len(result.history) + 1}; saved the weights of epoch {result.best_epoch} to {output}",
                 _interrupted_exit_code(),
             )
         raise ReportedError(f"interrupted during epoch {len(result.history) + 1}", _interrupted_exit_code())
-    logger.info("%s; kept the weights of epoch %d", result.stop_reason, result.best_epoch)
-    if output is not None:
-        outcome.model.save(output)
-        logger.info("wrote %s", output)
-    else:
-        logger.warning("no --output given, so the model was not saved")
-    if config.data.test is not None:
-        report = evaluate_file(outcome.model, config.data.test, config)
-        click.echo(format_report(report))
+    # Training is over: a Ctrl-C from here on still leaves the model file, complete.
+    saved = False
+    try:
+        logger.info("%s; kept the weights of epoch %d", result.stop_reason, result.best_epoch)
+        if output is not None:
+            with _holding_interrupts():
+                outcome.model.save(output)
+                saved = True
+            logger.info("wrote %s", output)
+        else:
+            logger.warning("no --output given, so the model was not saved")
+        if config.data.test is not None:
+            report = evaluate_file(outcome.model, config.data.test, config)
+            click.echo(format_report(report))
+    except KeyboardInterrupt:
+        if output is None:
+            raise ReportedError("interrupted after training; no --output was given, so no model was written",
+                                _interrupted_exit_code()) from None
+        if not saved:
+            try:
+                with _holding_interrupts():
+                    outcome.model.save(output)
+            except KeyboardInterrupt:
+                pass  # the file is complete
+        raise ReportedError(f"interrupted after training; saved the weights of epoch {result.best_epoch} to {output}",
+                            _interrupted_exit_code()) from None
 
 
 @main.command(name="eval", short_help="Report metrics of a model on a labelled corpus.")
@@ -414,7 +467,7 @@ def init_config() -> None:
 @main.command(name="run", short_help="Featurize, train and evaluate into a folder.")
 @config_option
 @set_option
-@click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "run_dir", required=True, type=OutputFolder(),
               help="Folder to write the run into; created when missing, and files of an earlier run are replaced.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.pass_context
@@ -458,7 +511,7 @@ def run_command(ctx: click.Context, config_path: str | None, overrides: tuple[st
               help="Values to try for one config key, separated by commas. Repeatable; every combination runs.")
 @click.option("--metric", type=click.Choice(list(SWEEP_METRICS)), default="macro_f1", show_default=True,
               help="Validation metric that ranks the runs: log_loss ranks the lowest first, the others the highest first.")
-@click.option("-o", "--output", "sweep_dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "sweep_dir", required=True, type=OutputFolder(),
               help="Folder for the runs (run-01, run-02, ...), results.csv, best_config.yaml and best_model.npz.")
 @click.pass_context
 def sweep(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...], grid_items: tuple[str, ...],

@@ -336,6 +336,16 @@ def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
     return grid
 
 
+def _grid_message(message: str, grid: Sequence[tuple[str, list[str]]], extra: list[str]) -> str:
+    """Name the ``--grid`` item, and the combination, where ``message`` blames a ``--set`` that the grid made."""
+    for (key, values), item in zip(grid, extra):
+        prefix = f"--set {item}: "
+        if message.startswith(prefix):
+            return (f"--grid {key}={','.join(values)} (in the run with {', '.join(extra)}): "
+                    f"{message[len(prefix):]}")
+    return message
+
+
 def sweep(config_path: str | None, overrides: Sequence[str], grid: Sequence[tuple[str, list[str]]],
           sweep_dir: str | Path, *, metric: str = "macro_f1", show_progress: bool = False,
           on_run: Callable[[SweepRow, int, int], None] | None = None) -> SweepResult:
@@ -375,7 +385,10 @@ def sweep(config_path: str | None, overrides: Sequence[str], grid: Sequence[tupl
     try:
         for combination in combinations:
             extra = [f"{key}={value}" for key, value in zip(keys, combination)]
-            configs.append(load_config(config_path, [*overrides, *extra]))
+            try:
+                configs.append(load_config(config_path, [*overrides, *extra]))
+            except ConfigError as error:
+                raise ConfigError(_grid_message(str(error), grid, extra)) from None
     finally:
         config_logger.setLevel(old_level)
     first = configs[0]

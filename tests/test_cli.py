@@ -1,6 +1,8 @@
 """The logreg command end to end on small corpora: results, messages and exit codes."""
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -338,4 +340,44 @@ def test_output_folder_is_error_line(tmp_path, tiny_corpus, command, example):
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {folder}: is a folder, but -o/--output needs a file name")
     assert f"such as {folder / example}" in result.stderr
+    assert "Usage:" not in result.stderr
+
+
+def test_ctrl_c_while_saving_keeps_model(tmp_path, tiny_corpus, monkeypatch):
+    train, _ = tiny_corpus
+    model = tmp_path / "model.npz"
+    save = LogisticModel.save
+
+    def interrupted_save(self, path):
+        os.kill(os.getpid(), signal.SIGINT)  # held until the file is complete
+        save(self, path)
+
+    monkeypatch.setattr(LogisticModel, "save", interrupted_save)
+    result = invoke("train", train, "-o", model, "--set", "trainer.validation_fraction=0")
+    assert result.exit_code == 130
+    assert "error: interrupted after training; saved the weights of epoch" in result.stderr
+    assert LogisticModel.load(model).labels == ["neg", "pos"]
+
+
+def test_ctrl_c_while_testing_reports_saved_model(tmp_path, tiny_corpus, monkeypatch):
+    train, test = tiny_corpus
+    model = tmp_path / "model.npz"
+
+    def interrupted_evaluation(*arguments, **options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("logreg_cli.cli.evaluate_file", interrupted_evaluation)
+    result = invoke("train", train, "--test", test, "-o", model, "--set", "trainer.validation_fraction=0")
+    assert result.exit_code == 130
+    assert f"to {model}" in result.stderr
+    assert model.is_file()
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_output_file_for_run_folder_is_error_line(tmp_path, command):
+    existing = tmp_path / "model.npz"
+    existing.write_bytes(b"")
+    result = invoke(command, "-c", tmp_path / "config.yaml", "-o", existing)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {existing}: is a file, but -o/--output names a folder to write into")
     assert "Usage:" not in result.stderr

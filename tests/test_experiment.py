@@ -204,8 +204,9 @@ def test_run_output_is_a_file_fails(experiment, tmp_path):
     target = tmp_path / "taken"
     target.write_text("x")
     result = invoke("run", "-c", experiment, "-o", target)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "is a file" in result.stderr
+    assert not target.is_dir()
 
 
 def test_run_bad_corpus_leaves_no_folder(experiment, tmp_path):
@@ -293,6 +294,16 @@ def test_sweep_ngram_max_changes_features(experiment, tmp_path):
     assert unigrams.featurizer.settings.ngram_max == 1
     assert bigrams.featurizer.settings.ngram_max == 2
     assert bigrams.featurizer.n_features > unigrams.featurizer.n_features
+
+
+def test_sweep_contradicting_grid_names_grid(experiment, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = invoke("sweep", "-c", experiment, "--grid", "featurizer.hash_bits=0,8", "--grid", "featurizer.min_df=1,2",
+                    "-o", sweep_dir)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: --grid featurizer.min_df=1,2 (in the run with featurizer.hash_bits=8, "
+                                    "featurizer.min_df=2): featurizer.min_df=2 prunes a vocabulary")
+    assert not sweep_dir.exists()
 
 
 def test_sweep_bad_value_fails_before_training(experiment, tmp_path):

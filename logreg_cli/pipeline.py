@@ -406,6 +406,17 @@ class FeatureSummary:
     model_bytes: int  # weights plus featurizer arrays of the model file, before compression
 
 
+def _count_used_columns(X: CSRMatrix) -> int:
+    """Return the number of columns that hold a value in at least one row.
+
+    A mark per column, not ``np.unique``: on IMDb's 9 million stored values
+    ``np.unique`` took 2.2 s in NumPy 2.4, most of ``featurize --dry-run``.
+    """
+    used = np.zeros(X.n_columns, dtype=bool)
+    used[X.indices] = True
+    return int(np.count_nonzero(used))
+
+
 def summarize_features(features: FeaturesFile, config: Config) -> FeatureSummary:
     """Return the vocabulary size, the stored values and the model's size for ``features``.
 
@@ -427,7 +438,7 @@ def summarize_features(features: FeaturesFile, config: Config) -> FeatureSummary
         n_features=X.n_columns,
         n_ngram_features=featurizer.n_ngram_features,
         hashing=featurizer.hashing,
-        used_columns=int(np.unique(X.indices).size),
+        used_columns=_count_used_columns(X),
         nnz=X.nnz,
         features_bytes=X.data.nbytes + X.indices.nbytes + X.indptr.nbytes,
         model_bytes=X.n_columns * weights_per_feature * 8 + featurizer_bytes,

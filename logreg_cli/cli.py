@@ -508,7 +508,8 @@ def run_command(ctx: click.Context, config_path: str | None, overrides: tuple[st
 @config_option
 @set_option
 @click.option("--grid", "grid_items", multiple=True, required=True, metavar="SECTION.KEY=V1,V2,...",
-              help="Values to try for one config key, separated by commas. Repeatable; every combination runs.")
+              help="Values to try for one config key, separated by commas; a list value stays whole, as in "
+                   "featurizer.char_ngrams=[2,3],null. Repeatable; every combination runs.")
 @click.option("--metric", type=click.Choice(list(SWEEP_METRICS)), default="macro_f1", show_default=True,
               help="Validation metric that ranks the runs: log_loss ranks the lowest first, the others the highest first.")
 @click.option("-o", "--output", "sweep_dir", required=True, type=OutputFolder(),

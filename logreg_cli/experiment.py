@@ -316,6 +316,8 @@ class SweepResult:
 def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
     """Parse ``section.key=v1,v2,...`` items into (key, values) pairs.
 
+    A value may be a YAML list, such as ``featurizer.char_ngrams=[2,3],[3,5],null``.
+
     Raises
     ------
     ConfigError
@@ -325,7 +327,7 @@ def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
     for item in items:
         key, separator, text = item.partition("=")
         key = key.strip()
-        values = [value.strip() for value in text.split(",")]
+        values = _split_values(text)
         if not separator or "." not in key or not all(values):
             raise ConfigError(f"--grid {item}: expected section.key=value1,value2,..., for example --grid trainer.l2=0,1e-5,1e-4")
         if any(key == known for known, _ in grid):
@@ -334,6 +336,21 @@ def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
     if not grid:
         raise ConfigError("a sweep needs at least one --grid section.key=value1,value2,...")
     return grid
+
+
+def _split_values(text: str) -> list[str]:
+    """Split grid values at the commas outside brackets, so that ``[2,3],[3,5]`` gives two list values."""
+    values, depth, start = [], 0, 0
+    for position, character in enumerate(text):
+        if character == "[":
+            depth += 1
+        elif character == "]":
+            depth -= 1
+        elif character == "," and depth == 0:
+            values.append(text[start:position].strip())
+            start = position + 1
+    values.append(text[start:].strip())
+    return values
 
 
 def _grid_message(message: str, grid: Sequence[tuple[str, list[str]]], extra: list[str]) -> str:

@@ -314,6 +314,15 @@ def test_sweep_bad_value_fails_before_training(experiment, tmp_path):
     assert not (sweep_dir / "run-01").exists()
 
 
+def test_sweep_grid_takes_list_values(experiment, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = invoke("sweep", "-c", experiment, "--grid", "featurizer.char_ngrams=[2,3],null", "-o", sweep_dir)
+    assert result.exit_code == 0, result.output
+    table = (sweep_dir / "results.csv").read_text(encoding="utf-8")
+    assert "\"[2,3]\"" in table
+    assert len(table.strip().splitlines()) == 3  # the header and two runs
+
+
 def test_sweep_malformed_grid_fails(experiment, tmp_path):
     result = invoke("sweep", "-c", experiment, "--grid", "trainer.l2", "-o", tmp_path / "sweep")
     assert result.exit_code == 1

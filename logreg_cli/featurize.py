@@ -203,9 +203,11 @@ class Featurizer:
         Returns the count blocks when ``keep`` and :meth:`_counts_token_hashes`
         allow counting the matrix from them (else None), and for ``values:
         tfidf`` the document frequency of every hashed column (else None).
+        Without tf-idf nothing needs counting before the matrix, which
+        :meth:`transform` then makes a block at a time, without holding the counts.
         """
-        keep = keep and self._counts_token_hashes()
         tfidf = self.settings.values == "tfidf"
+        keep = keep and tfidf and self._counts_token_hashes()
         if not (tfidf or keep):
             return None, None
         document_frequency = np.zeros(self.n_ngram_features, dtype=INDEX_DTYPE) if tfidf else None

@@ -50,7 +50,7 @@ from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 logger = logging.getLogger(__name__)
 
 WORD, CHAR = 0, 1
-# Word vocabularies whose (count, tuple) keys fit in this many bits are ranked with one int64 sort.
+# Rows whose digits fit in this many bits are sorted as one int64 key each (see _order_of_rows).
 ONE_KEY_BITS = 63
 
 
@@ -522,36 +522,28 @@ def fit_vocabulary(words: WordCandidates | None, char_stream: TokenStream | None
     del levels
     max_total = int(totals.max())
     bound = len(names) + 1
-    if not char_counts and max_total.bit_length() + width * (bound - 1).bit_length() <= ONE_KEY_BITS:
-        # Word n-grams alone: one int64 key per n-gram, its descending count then its tuple, and one sort.
-        keys = max_total - totals[word_kept]
-        for column in tuples.T:
-            keys *= bound
-            keys += column + 1  # the -1 padding becomes 0, so a prefix sorts before the longer n-grams it starts
-        word_order = np.argsort(keys)
-        del keys
+    # Tuple digits: the -1 padding becomes 0, so a prefix sorts before the longer n-grams it starts.
+    digits = [column + 1 for column in tuples.T]
+    if not char_counts:
+        # Word n-grams alone: descending count, then tuple order, in one sort.
+        word_order = _order_of_rows([max_total - totals[word_kept], *digits], [max_total + 1] + [bound] * width)
         if settings.max_features is not None:
             word_order = word_order[: settings.max_features]
-        ranked = word_kept[word_order]
-        column_of = np.full(totals.size, -1, dtype=INDEX_DTYPE)
-        column_of[ranked] = np.arange(ranked.size)
-        word_ranked = ranked
+        ranked = word_ranked = word_kept[word_order]
     else:
         rank = np.zeros(totals.size, dtype=INDEX_DTYPE)
-        # Tuple order, with the -1 padding putting a prefix before the longer n-grams it starts.
-        rank[word_kept[_order_of_rows(tuples + 1, bound)]] = np.arange(word_kept.size)
-        if char_counts:
-            rank[offsets[-2]:] = np.arange(len(char_grams))
-        ranked = kept[_order_of_rows(np.stack([max_total - totals[kept], kinds[kept], rank[kept]], axis=1),
-                                     max(max_total + 1, 2, rank.size))]
+        rank[word_kept[_order_of_rows(digits, [bound] * width)]] = np.arange(word_kept.size)
+        rank[offsets[-2]:] = np.arange(len(char_grams))
+        ranked = kept[_order_of_rows([max_total - totals[kept], kinds[kept], rank[kept]], [max_total + 1, 2, rank.size])]
         if settings.max_features is not None:
             ranked = ranked[: settings.max_features]
-        column_of = np.full(totals.size, -1, dtype=INDEX_DTYPE)
-        column_of[ranked] = np.arange(ranked.size)
         word_ranked = ranked[kinds[ranked] == WORD]
         position = np.full(totals.size, -1, dtype=INDEX_DTYPE)
         position[word_kept] = np.arange(word_kept.size)
         word_order = position[word_ranked]
+    del digits
+    column_of = np.full(totals.size, -1, dtype=INDEX_DTYPE)
+    column_of[ranked] = np.arange(ranked.size)
 
     # Word n-grams in column order, their tokens renumbered by first appearance.
     ngrams = tuples[word_order]
@@ -584,16 +576,18 @@ def fit_vocabulary(words: WordCandidates | None, char_stream: TokenStream | None
     return vocabulary, df[ranked]
 
 
-def _order_of_rows(rows: np.ndarray, bound: int) -> np.ndarray:
-    """Return the order that sorts distinct rows of non-negative integers below ``bound`` lexicographically.
+def _order_of_rows(columns: Sequence[np.ndarray], bounds: Sequence[int]) -> np.ndarray:
+    """Return the order that sorts distinct rows lexicographically, given their columns, first column first.
 
-    Rows that fit in 63 bits as digits in base ``bound`` are sorted as one
-    int64 key each, which costs less than ``np.lexsort`` over the columns.
+    Column ``j`` contains non-negative integers below ``bounds[j]``. When
+    the digits fit in ``ONE_KEY_BITS`` bits, each row becomes one int64 key
+    (a number with those digits), and one sort costs less than ``np.lexsort``
+    over the columns.
     """
-    if rows.shape[1] * max(bound - 1, 1).bit_length() > 63:
-        return np.lexsort(rows.T[::-1])
-    keys = np.zeros(rows.shape[0], dtype=np.int64)
-    for column in rows.T:
+    if sum(max(bound - 1, 1).bit_length() for bound in bounds) > ONE_KEY_BITS:
+        return np.lexsort(columns[::-1])
+    keys = np.zeros(columns[0].size, dtype=np.int64)
+    for column, bound in zip(columns, bounds):
         keys *= bound
         keys += column
     return np.argsort(keys)

@@ -189,15 +189,16 @@ def test_vocabulary_order_count_then_code_points():
     assert featurizer.feature_names() == ["<bias>", "a", "b", "a b", "b a", "c"]
 
 
-@pytest.mark.parametrize("overrides", [["ngram_max=3"], ["ngram_max=2", "max_features=12", "min_df=2"]])
-def test_one_key_ranking_matches_two_sorts(overrides, monkeypatch):
-    one_key = make_featurizer(*overrides)
-    X = one_key.fit_transform(CORPUS)
-    monkeypatch.setattr(vocabulary, "ONE_KEY_BITS", 0)  # forces the ranking by tie rank, then count
-    two_sorts = make_featurizer(*overrides)
-    assert_same_matrix(two_sorts.fit_transform(CORPUS), X)
-    assert two_sorts.feature_names() == one_key.feature_names()
-    np.testing.assert_array_equal(two_sorts.ngrams.ngrams, one_key.ngrams.ngrams)
+@pytest.mark.parametrize("overrides", [["ngram_max=3"], ["ngram_max=2", "max_features=12", "min_df=2"],
+                                       ["ngram_max=2", "char_ngrams=[2, 3]", "max_features=40"]])
+def test_packed_ranking_matches_lexsort(overrides, monkeypatch):
+    packed = make_featurizer(*overrides)
+    X = packed.fit_transform(CORPUS)
+    monkeypatch.setattr(vocabulary, "ONE_KEY_BITS", 0)  # forces np.lexsort over the columns
+    lexsorted = make_featurizer(*overrides)
+    assert_same_matrix(lexsorted.fit_transform(CORPUS), X)
+    assert lexsorted.feature_names() == packed.feature_names()
+    np.testing.assert_array_equal(lexsorted.ngrams.ngrams, packed.ngrams.ngrams)
 
 
 def test_max_features_ties_keep_code_point_order():

@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
@@ -278,8 +278,12 @@ def check_featurizer_settings(settings: FeaturizerConfig, sources: dict[str, str
         )
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), *,
+                override_sources: Sequence[str] | None = None) -> Config:
     """Read a YAML config file (or none) and apply ``section.key=value`` overrides.
+
+    ``override_sources`` names where each override came from, to begin its
+    error messages; the default is ``--set OVERRIDE``.
 
     Raises
     ------
@@ -304,19 +308,21 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         for key, value in values.items():
             _assign(config, section_name, str(key), value, source)
             sources[f"{section_name}.{key}"] = source
-    for override in overrides:
+    if override_sources is None:
+        override_sources = [f"--set {override}" for override in overrides]
+    for override, override_source in zip(overrides, override_sources, strict=True):
         name, separator, text = override.partition("=")
         if not separator or "." not in name:
-            raise ConfigError(f"--set {override}: expected section.key=value, for example --set trainer.l2=0.001")
+            raise ConfigError(f"{override_source}: expected section.key=value, for example --set trainer.l2=0.001")
         section_name, _, key = name.strip().partition(".")
         if section_name not in SECTIONS:
-            raise ConfigError(f"--set {override}: unknown section '{section_name}'; the sections are {', '.join(SECTIONS)}")
+            raise ConfigError(f"{override_source}: unknown section '{section_name}'; the sections are {', '.join(SECTIONS)}")
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
-        _assign(config, section_name, key, value, f"--set {override}")
-        sources[f"{section_name}.{key}"] = f"--set {override}"
+        _assign(config, section_name, key, value, override_source)
+        sources[f"{section_name}.{key}"] = override_source
         logger.info("override %s.%s = %r", section_name, key, getattr(getattr(config, section_name), key))
     check_featurizer_settings(config.featurizer, sources)
     return config

@@ -353,16 +353,6 @@ def _split_values(text: str) -> list[str]:
     return values
 
 
-def _grid_message(message: str, grid: Sequence[tuple[str, list[str]]], extra: list[str]) -> str:
-    """Name the ``--grid`` item, and the combination, where ``message`` blames a ``--set`` that the grid made."""
-    for (key, values), item in zip(grid, extra):
-        prefix = f"--set {item}: "
-        if message.startswith(prefix):
-            return (f"--grid {key}={','.join(values)} (in the run with {', '.join(extra)}): "
-                    f"{message[len(prefix):]}")
-    return message
-
-
 def sweep(config_path: str | None, overrides: Sequence[str], grid: Sequence[tuple[str, list[str]]],
           sweep_dir: str | Path, *, metric: str = "macro_f1", show_progress: bool = False,
           on_run: Callable[[SweepRow, int, int], None] | None = None) -> SweepResult:
@@ -402,10 +392,11 @@ def sweep(config_path: str | None, overrides: Sequence[str], grid: Sequence[tupl
     try:
         for combination in combinations:
             extra = [f"{key}={value}" for key, value in zip(keys, combination)]
-            try:
-                configs.append(load_config(config_path, [*overrides, *extra]))
-            except ConfigError as error:
-                raise ConfigError(_grid_message(str(error), grid, extra)) from None
+            # Errors about a grid value name its --grid item and the run, not a --set the user never typed.
+            run = f"(in the run with {', '.join(extra)})"
+            sources = [f"--set {override}" for override in overrides]
+            sources += [f"--grid {key}={','.join(values)} {run}" for key, values in grid]
+            configs.append(load_config(config_path, [*overrides, *extra], override_sources=sources))
     finally:
         config_logger.setLevel(old_level)
     first = configs[0]

@@ -66,6 +66,16 @@ def _holding_interrupts() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def _save_holding_interrupts(model: LogisticModel, output: str) -> bool:
+    """Write ``model`` to ``output`` with Ctrl-C and SIGTERM held until the file is complete; tell whether one arrived."""
+    try:
+        with _holding_interrupts():
+            model.save(output)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """Handle SIGTERM like Ctrl-C, so that training saves its best epoch and no temporary file is left."""
     global _stop_signal
@@ -84,6 +94,10 @@ class ReportedError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+def _option_name(param: click.Parameter | None) -> str:
+    return "/".join(param.opts) if param else "the output"
+
+
 class OutputFile(click.Path):
     """A file to write: a path that names a folder is an ``error:`` line with an example file name, not a usage error."""
 
@@ -93,8 +107,8 @@ class OutputFile(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if os.path.isdir(value):
-            raise ReportedError(f"{value}: is a folder, but {'/'.join(param.opts) if param else 'the output'} "
-                                f"needs a file name; give one such as {os.path.join(value, self.example)}")
+            raise ReportedError(f"{value}: is a folder, but {_option_name(param)} needs a file name; "
+                                f"give one such as {os.path.join(value, self.example)}")
         return super().convert(value, param, ctx)
 
 
@@ -106,8 +120,8 @@ class OutputFolder(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if os.path.isfile(value):
-            raise ReportedError(f"{value}: is a file, but {'/'.join(param.opts) if param else 'the output'} "
-                                "names a folder to write into; give a folder path that is not a file")
+            raise ReportedError(f"{value}: is a file, but {_option_name(param)} names a folder to write into; "
+                                "give a folder path that is not a file")
         return super().convert(value, param, ctx)
 
 
@@ -327,11 +341,7 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
         if result.best_epoch == 0:
             raise ReportedError("interrupted during epoch 1; no model was written", _interrupted_exit_code())
         if output is not None:
-            try:
-                with _holding_interrupts():
-                    outcome.model.save(output)
-            except KeyboardInterrupt:
-                pass  # a second Ctrl-C while saving: the file is complete, as the message below reports
+            _save_holding_interrupts(outcome.model, output)  # a second Ctrl-C waits until the file is complete
             raise ReportedError(
                 f"interrupted during epoch {len(result.history) + 1}; saved the weights of epoch {result.best_epoch} to {output}",
                 _interrupted_exit_code(),
@@ -342,9 +352,10 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
     try:
         logger.info("%s; kept the weights of epoch %d", result.stop_reason, result.best_epoch)
         if output is not None:
-            with _holding_interrupts():
-                outcome.model.save(output)
-                saved = True
+            interrupted = _save_holding_interrupts(outcome.model, output)
+            saved = True
+            if interrupted:
+                raise KeyboardInterrupt
             logger.info("wrote %s", output)
         else:
             logger.warning("no --output given, so the model was not saved")
@@ -356,11 +367,7 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
             raise ReportedError("interrupted after training; no --output was given, so no model was written",
                                 _interrupted_exit_code()) from None
         if not saved:
-            try:
-                with _holding_interrupts():
-                    outcome.model.save(output)
-            except KeyboardInterrupt:
-                pass  # the file is complete
+            _save_holding_interrupts(outcome.model, output)
         raise ReportedError(f"interrupted after training; saved the weights of epoch {result.best_epoch} to {output}",
                             _interrupted_exit_code()) from None
 

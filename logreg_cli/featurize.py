@@ -320,27 +320,25 @@ class Featurizer:
         dropped = hash_tokens(self.stop_words) if self.stop_words else None
 
         def count(bounds: tuple[int, int]) -> ChunkNgrams:
-            group = documents[bounds[0] : bounds[1]]
-            if self._uses_byte_tokens():
-                chunk = HashedTokens(group, self._tokenize, self.settings.lowercase)
-            else:
-                chunk = HashedTokens.from_token_lists(list(map(self._tokenize, group)))
-            return count_chunk_ngrams(chunk, ngram_max, dropped)
+            return count_chunk_ngrams(self._hashed_tokens(documents[bounds[0] : bounds[1]]), ngram_max, dropped)
 
         words = WordCandidates(ngram_max, keep_token_ids=keep_token_ids)
         for counted in map_in_threads(count, list(document_ranges(documents))):
             words.add(counted)
         return words
 
+    def _hashed_tokens(self, documents: Sequence[str]) -> HashedTokens:
+        """Tokenize ``documents`` into token hashes, on their bytes where the default tokenizer allows it."""
+        if self._uses_byte_tokens():
+            return HashedTokens(documents, self._tokenize, self.settings.lowercase)
+        return HashedTokens.from_token_lists(list(map(self._tokenize, documents)))
+
     def _ngram_counts(self, documents: Sequence[str]) -> CSRMatrix:
         """Count the n-grams of some documents, stop words removed, before ``values`` apply."""
         if not self._counts_token_hashes():
             return self._count_ngrams(self._token_stream(documents).without(set(self.stop_words)))
         # Hashed word n-grams from the token hashes, with no token decoded to a string.
-        if self._uses_byte_tokens():
-            tokens = HashedTokens(documents, self._tokenize, self.settings.lowercase)
-        else:
-            tokens = HashedTokens.from_token_lists(list(map(self._tokenize, documents)))
+        tokens = self._hashed_tokens(documents)
         hashes, lengths = tokens.hashes, tokens.lengths
         if self.stop_words:
             kept = ~np.isin(hashes, hash_tokens(self.stop_words))

@@ -171,7 +171,7 @@ class CSRMatrix:
             return np.bincount(self.indices, weights=self.data * by_label[label][rows], minlength=self.n_columns)
 
         # A loop over labels, not over documents. Threads pay off only for a large matrix.
-        run = map if self.nnz < PARALLEL_MIN_VALUES else map_in_threads
+        run = map if small else map_in_threads
         return np.stack(list(run(label_sums, range(values.shape[1]))), axis=1)
 
     def transpose_dot_compact(self, values: np.ndarray,

@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -41,6 +41,14 @@ logger = logging.getLogger(__name__)
 TRANSFORM_CHUNK = 2048
 
 BIAS_FEATURE = "<bias>"
+
+def _document_frequency(blocks: Iterable[CSRMatrix], n_columns: int) -> np.ndarray:
+    """Return the number of rows of ``blocks`` that store a value in each of ``n_columns`` columns."""
+    document_frequency = np.zeros(n_columns, dtype=INDEX_DTYPE)
+    for counts in blocks:
+        np.add.at(document_frequency, counts.indices, 1)
+    return document_frequency
+
 
 def _chunks(documents: Sequence[str]) -> list[Sequence[str]]:
     """Split ``documents`` into consecutive slices of ``TRANSFORM_CHUNK``; one empty slice for no documents."""
@@ -191,33 +199,41 @@ class Featurizer:
                 self.ngrams, document_frequency = fit_vocabulary(words, char_stream, settings,
                                                                  n_documents=len(documents), source=source)
             if settings.values == "tfidf":
-                # Smoothed idf, as if one extra document held every n-gram once: ln((1 + n) / (1 + df)) + 1.
-                ngram_idf = np.log((1.0 + len(documents)) / (1.0 + document_frequency)) + 1.0
-                self.idf = np.concatenate([[1.0], ngram_idf, np.ones(self.handcrafted.n_features)])
+                self.idf = self.idf_from(document_frequency, len(documents))
         self.fitted = True
         return words if words is not None else kept
 
     def _fit_hashed(self, documents: Sequence[str], *, keep: bool) -> tuple[list[CSRMatrix] | None, np.ndarray | None]:
-        """Count the hashed n-grams of ``documents`` a block at a time, on several threads.
+        """Return the count blocks of ``documents`` and the document frequency of every hashed column.
 
-        Returns the count blocks when ``keep`` and :meth:`_counts_token_hashes`
-        allow counting the matrix from them (else None), and for ``values:
-        tfidf`` the document frequency of every hashed column (else None).
-        Without tf-idf nothing needs counting before the matrix, which
-        :meth:`transform` then makes a block at a time, without holding the counts.
+        Only ``values: tfidf`` needs the document frequencies before the
+        matrix; otherwise both are None, and :meth:`transform` makes the matrix
+        a block at a time. The blocks are kept (else None) when ``keep`` and
+        :meth:`_counts_token_hashes` allow counting the matrix from them.
         """
-        tfidf = self.settings.values == "tfidf"
-        keep = keep and tfidf and self._counts_token_hashes()
-        if not (tfidf or keep):
+        if self.settings.values != "tfidf":
             return None, None
-        document_frequency = np.zeros(self.n_ngram_features, dtype=INDEX_DTYPE) if tfidf else None
-        blocks = []
-        for counts in map_in_threads(self._ngram_counts, _chunks(documents)):
-            if tfidf:
-                np.add.at(document_frequency, counts.indices, 1)
-            if keep:
-                blocks.append(counts)
-        return (blocks if keep else None), document_frequency
+        if not (keep and self._counts_token_hashes()):
+            return None, self.hashed_document_frequency(documents)
+        blocks = list(map_in_threads(self._ngram_counts, _chunks(documents)))
+        return blocks, _document_frequency(blocks, self.n_ngram_features)
+
+    def hashed_document_frequency(self, documents: Sequence[str]) -> np.ndarray:
+        """Return how many of ``documents`` have a value in each hashed column, shape ``(n_ngram_features,)``.
+
+        Counts a block of documents at a time, on several threads, with the
+        stop words of the fitted featurizer removed.
+        """
+        return _document_frequency(map_in_threads(self._ngram_counts, _chunks(documents)), self.n_ngram_features)
+
+    def idf_from(self, document_frequency: np.ndarray, n_documents: int) -> np.ndarray:
+        """Return the idf of every column, shape ``(n_features,)``, from the document frequency of each n-gram column.
+
+        Smoothed, as if one extra document held every n-gram once: ln((1 + n) / (1 + df)) + 1.
+        The bias and the hand-written features get 1.
+        """
+        ngram_idf = np.log((1.0 + n_documents) / (1.0 + document_frequency)) + 1.0
+        return np.concatenate([[1.0], ngram_idf, np.ones(self.handcrafted.n_features)])
 
     def fit_transform(self, documents: Sequence[str], *, source: str = "the training corpus") -> CSRMatrix:
         """Fit on ``documents`` and return their feature matrix, shape ``(n_documents, n_features)``.

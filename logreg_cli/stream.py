@@ -26,7 +26,6 @@ reading: the mean cross-entropy of each batch just before the step on it
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections import Counter
@@ -302,21 +301,12 @@ def _scan(path: str, options: ReadOptions, chunk_size: int) -> tuple[Counter, in
 
 def _streamed_idf(path: str, options: ReadOptions, chunk_size: int, featurizer: Featurizer) -> np.ndarray:
     """Return the smoothed idf of every column, shape ``(n_features,)``, from one more pass over the file."""
-    counter = Featurizer(dataclasses.replace(featurizer.settings, values="counts", normalize="none"))
-    counter.fit([], source=path)
-    counter.hash_scheme = featurizer.hash_scheme
-    n_ngrams = featurizer.n_ngram_features
-    document_frequency = np.zeros(n_ngrams)
+    document_frequency = np.zeros(featurizer.n_ngram_features, dtype=np.int64)
     n_documents = 0
     for chunk in iter_chunks(path, options, chunk_size):
-        X = counter.transform(chunk.documents)
-        ngram_columns = X.indices[(X.indices >= 1) & (X.indices <= n_ngrams)] - 1
-        document_frequency += np.bincount(ngram_columns, minlength=n_ngrams)
-        n_documents += X.n_rows
-    # The same smoothed idf as Featurizer.fit: ln((1 + n) / (1 + df)) + 1; the other columns keep 1.
-    idf = np.ones(featurizer.n_features)
-    idf[1 : 1 + n_ngrams] = np.log((1.0 + n_documents) / (1.0 + document_frequency)) + 1.0
-    return idf
+        document_frequency += featurizer.hashed_document_frequency(chunk.documents)
+        n_documents += len(chunk.documents)
+    return featurizer.idf_from(document_frequency, n_documents)
 
 
 def _validation(config: Config, featurizer: Featurizer, labels: list[str]) -> tuple[CSRMatrix, np.ndarray]:

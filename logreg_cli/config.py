@@ -249,7 +249,7 @@ def check_featurizer_settings(settings: FeaturizerConfig, sources: dict[str, str
     section.key=value``. The message then starts with the source of the key at fault.
     """
 
-    def at(*keys: str) -> str:
+    def source_of(*keys: str) -> str:
         for key in keys:
             if sources and f"featurizer.{key}" in sources:
                 return f"{sources[f'featurizer.{key}']}: "
@@ -260,19 +260,19 @@ def check_featurizer_settings(settings: FeaturizerConfig, sources: dict[str, str
             value = getattr(settings, name)
             if value != default or type(value) is not type(default):
                 raise ConfigError(
-                    f"{at(name, 'hash_bits')}featurizer.{name}={value} prunes a vocabulary, but "
+                    f"{source_of(name, 'hash_bits')}featurizer.{name}={value} prunes a vocabulary, but "
                     f"featurizer.hash_bits={settings.hash_bits} hashes n-grams and keeps no vocabulary; "
                     f"set hash_bits to 0, or set {name} back to {default}"
                 )
     if settings.bag_of_words and settings.ngram_max == 0 and settings.char_ngrams is None:
         raise ConfigError(
-            f"{at('ngram_max', 'char_ngrams')}featurizer.ngram_max is 0 and featurizer.char_ngrams is null, so there "
+            f"{source_of('ngram_max', 'char_ngrams')}featurizer.ngram_max is 0 and featurizer.char_ngrams is null, so there "
             "are no n-gram features; set ngram_max to 1 or more, set char_ngrams, or set bag_of_words to false"
         )
     has_handcrafted = bool(settings.word_lists or settings.regexes) or settings.document_length != "none"
     if not settings.bag_of_words and not has_handcrafted:
         raise ConfigError(
-            f"{at('bag_of_words')}featurizer.bag_of_words is false and no hand-written feature is declared, so every "
+            f"{source_of('bag_of_words')}featurizer.bag_of_words is false and no hand-written feature is declared, so every "
             "document would have only the bias feature; declare featurizer.word_lists, regexes or document_length, "
             "or set bag_of_words to true"
         )
@@ -283,7 +283,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), *
     """Read a YAML config file (or none) and apply ``section.key=value`` overrides.
 
     ``override_sources`` names where each override came from, to begin its
-    error messages; the default is ``--set OVERRIDE``.
+    error messages. The default is ``--set OVERRIDE``.
 
     Raises
     ------

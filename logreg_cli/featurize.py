@@ -76,7 +76,7 @@ class Featurizer:
         self.stop_words: list[str] = []
         self.handcrafted = HandcraftedFeatures()
         self.idf: np.ndarray | None = None  # (n_features,) for values: tfidf, 1 outside the n-gram columns
-        self.hash_scheme = HASH_SCHEME  # how tokens are hashed when hashing; see hashing.py
+        self.hash_scheme = HASH_SCHEME  # how tokens are hashed when hashing (see hashing.py)
         self.fitted = False
         self._vocabulary: dict[str, int] | None = None
         self._tokenize = make_tokenizer(
@@ -143,9 +143,11 @@ class Featurizer:
                 and settings.char_ngrams is None and not self.stop_words and not self.handcrafted.n_features)
 
     def _counts_token_hashes(self) -> bool:
-        """Tell whether hashed features can be counted from token hashes alone: word n-grams hashed by bytes, nothing that reads tokens.
+        """Tell whether hashed features can be counted from token hashes alone, without token strings.
 
-        Like :meth:`_looks_up_token_hashes`, only right once :meth:`fit` has loaded the hand-written features.
+        That needs word n-grams hashed by bytes and nothing else that reads
+        tokens. Like :meth:`_looks_up_token_hashes`, the answer is only right
+        once :meth:`fit` has loaded the hand-written features.
         """
         settings = self.settings
         return (self.hashing and self.hash_scheme == "bytes" and settings.bag_of_words and settings.ngram_max >= 1
@@ -173,13 +175,14 @@ class Featurizer:
     def _fit(self, documents: Sequence[str], source: str, *, keep: bool) -> WordCandidates | list[CSRMatrix] | None:
         """Fit, and return what :meth:`fit_transform` can count the matrix from, or None.
 
-        That is, with ``keep``: the word n-gram candidates of a vocabulary, which
-        keep the token ids of every document when :meth:`_looks_up_token_hashes`
-        allows it; or, when hashing and :meth:`_counts_token_hashes` allows it,
-        the hashed counts of the documents, a block of ``TRANSFORM_CHUNK`` rows at a time.
+        With a vocabulary of word n-grams, that is the n-gram candidates. With
+        ``keep``, they also keep the token ids of every document when
+        :meth:`_looks_up_token_hashes` allows it. When hashing with ``keep``,
+        it is the hashed counts of the documents, a block of ``TRANSFORM_CHUNK``
+        rows at a time, when :meth:`_fit_hashed` keeps them.
         """
         settings = self.settings
-        words = kept = None
+        words = blocks = None
         self.stop_words = []
         if settings.stop_words is not None:
             self.stop_words = read_token_file(settings.stop_words, "featurizer.stop_words", self._tokenize, single_tokens=False)
@@ -188,7 +191,7 @@ class Featurizer:
         if settings.bag_of_words:
             document_frequency = None
             if self.hashing:
-                kept, document_frequency = self._fit_hashed(documents, keep=keep)
+                blocks, document_frequency = self._fit_hashed(documents, keep=keep)
             else:
                 if settings.ngram_max >= 1:
                     # The check reads the stop words and hand-written features, which are loaded now.
@@ -201,7 +204,7 @@ class Featurizer:
             if settings.values == "tfidf":
                 self.idf = self.idf_from(document_frequency, len(documents))
         self.fitted = True
-        return words if words is not None else kept
+        return words if words is not None else blocks
 
     def _fit_hashed(self, documents: Sequence[str], *, keep: bool) -> tuple[list[CSRMatrix] | None, np.ndarray | None]:
         """Return the count blocks of ``documents`` and the document frequency of every hashed column.
@@ -244,9 +247,9 @@ class Featurizer:
         bytes per token). Hashed word n-grams are counted once, in blocks that
         become the matrix. Otherwise the documents are tokenized a second time.
         """
-        kept = self._fit(documents, source, keep=True)
-        if isinstance(kept, list):
-            blocks = kept
+        reusable = self._fit(documents, source, keep=True)
+        if isinstance(reusable, list):
+            blocks = reusable
 
             def assemble(index: int) -> CSRMatrix:
                 counts, blocks[index] = blocks[index], None  # freed once assembled
@@ -254,9 +257,9 @@ class Featurizer:
 
             return CSRMatrix.vstack(map_in_threads(assemble, range(len(blocks))), n_blocks=len(blocks))
         # Only the kept token ids are needed from here on: the candidates' other arrays are freed first.
-        groups = kept.token_ids if kept is not None and kept.keep_token_ids else None
-        tokens = kept.tokens if groups is not None else None
-        del kept
+        groups = reusable.token_ids if reusable is not None and reusable.keep_token_ids else None
+        tokens = reusable.tokens if groups is not None else None
+        del reusable
         if groups is None:
             return self._transform(documents, warn=False)
         assert self.ngrams is not None
@@ -357,9 +360,9 @@ class Featurizer:
         tokens = self._hashed_tokens(documents)
         hashes, lengths = tokens.hashes, tokens.lengths
         if self.stop_words:
-            kept = ~np.isin(hashes, hash_tokens(self.stop_words))
+            not_stop_word = ~np.isin(hashes, hash_tokens(self.stop_words))
             rows = np.repeat(np.arange(lengths.size, dtype=INDEX_DTYPE), lengths)
-            hashes, lengths = hashes[kept], np.bincount(rows[kept], minlength=lengths.size)
+            hashes, lengths = hashes[not_stop_word], np.bincount(rows[not_stop_word], minlength=lengths.size)
         return count_hashed_ngrams(hashes, lengths, hash_bits=self.settings.hash_bits, ngram_max=self.settings.ngram_max)
 
     def _count_ngrams(self, stream: TokenStream) -> CSRMatrix:

@@ -40,7 +40,7 @@ from logreg_cli.ngrams import TokenStream, char_ngram_table, entries_to_csr, exp
 from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 
 HASH_SCHEMES = ("bytes", "blake2b")
-# The scheme of new featurizers; a file that names no scheme was written with "blake2b".
+# The scheme of new featurizers. A file that names no scheme was written with "blake2b".
 HASH_SCHEME = "bytes"
 
 _WORD_PERSON = b"logreg-word"
@@ -105,9 +105,9 @@ def count_hashed_ngrams(position_hashes: np.ndarray, lengths: np.ndarray, *, has
     ``position_hashes`` contains the hash of every token, document after
     document, and ``lengths`` the number of tokens of each document. Each
     occurrence becomes one integer key, its row, column and sign packed
-    together, so that one sort without weights groups the occurrences of each
-    (row, column) by sign; the 32-bit sort is used when the key fits. Gives
-    the same matrix as the word n-grams of :func:`hashed_count_matrix`.
+    together, so one sort without weights groups the occurrences of each
+    (row, column) by sign. The sort is on 32-bit keys when they fit. The word
+    n-grams get the same columns and values as in :func:`hashed_count_matrix`.
     """
     n_rows = lengths.size
     rows = np.repeat(np.arange(n_rows, dtype=INDEX_DTYPE), lengths)

@@ -20,8 +20,8 @@ INDEX_DTYPE = np.int64
 DOT_BLOCK_VALUES = 1 << 20
 # Below this many stored values, threads cost more than they save (a minibatch step, for one).
 PARALLEL_MIN_VALUES = 1 << 18
-# Ranges of stored values that ``transpose_dot`` sums separately (on threads) for a large matrix,
-# and the stored values whose products each range computes at once, which bounds its temporary memory.
+# Ranges of stored values that ``transpose_dot`` sums separately (on threads) for a large matrix.
+# Each range computes the products of this many stored values at once, which bounds its temporary memory.
 TRANSPOSE_DOT_RANGES = 2
 TRANSPOSE_DOT_STEP = 1 << 20
 # From this many rows per batch on, ``row_batches`` gathers each batch's rows instead of making a

@@ -511,7 +511,8 @@ def fit_vocabulary(words: WordCandidates | None, char_stream: TokenStream | None
 
     # Sort the kept candidates: descending count, then kind, then the tie rank within the kind.
     word_kept = kept[kinds[kept] == WORD]
-    # int32 halves these arrays and the ones made from them; fresh memory is costly to touch (docs/benchmarks.md).
+    # int32 halves these arrays and the ones made from them, because fresh memory is costly to touch
+    # (docs/benchmarks.md).
     tuples = np.full((word_kept.size, width), -1, dtype=np.int32)
     for n, (_, _, level_tuples) in enumerate(levels, start=1):
         # word_kept is sorted, so the kept n-grams of each length are one slice of it.

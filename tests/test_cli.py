@@ -359,7 +359,7 @@ def test_ctrl_c_while_saving_keeps_model(tmp_path, tiny_corpus, monkeypatch):
     assert LogisticModel.load(model).labels == ["neg", "pos"]
 
 
-def test_ctrl_c_while_testing_reports_saved_model(tmp_path, tiny_corpus, monkeypatch):
+def test_ctrl_c_during_test_keeps_model(tmp_path, tiny_corpus, monkeypatch):
     train, test = tiny_corpus
     model = tmp_path / "model.npz"
 
@@ -374,7 +374,7 @@ def test_ctrl_c_while_testing_reports_saved_model(tmp_path, tiny_corpus, monkeyp
 
 
 @pytest.mark.parametrize("command", ["run", "sweep"])
-def test_output_file_for_run_folder_is_error_line(tmp_path, command):
+def test_run_output_file_is_error(tmp_path, command):
     existing = tmp_path / "model.npz"
     existing.write_bytes(b"")
     result = invoke(command, "-c", tmp_path / "config.yaml", "-o", existing)

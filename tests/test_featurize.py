@@ -397,7 +397,7 @@ def test_legacy_hash_is_blake2b_of_utf8():
     assert int(stable_hash(["café"])[0]) == expected
 
 
-def test_token_hash_of_bytes_scheme_is_pinned():
+def test_bytes_token_hash_is_pinned():
     # Saved models depend on these columns: a change to the token hash must fail here, not move columns silently.
     assert int(hash_tokens(["owl"])[0]) == 0x7FC221F31A6C5446
 
@@ -434,7 +434,7 @@ HASHED_CORPUS = [*CORPUS, "Café crème, déjà vu: the film of the year.", "see
     ["hash_bits=12", "ngram_max=2", "values=tfidf", "sublinear_tf=true", "stop_words=STOP"],
     ["hash_bits=10", "ngram_max=2", "values=binary", "token_pattern='[a-z]+'"],
 ])
-def test_hashed_counts_from_token_hashes_match_token_strings(overrides, stop_file, monkeypatch):
+def test_hashed_fast_path_matches_strings(overrides, stop_file, monkeypatch):
     overrides = [item.replace("STOP", str(stop_file)) for item in overrides]
     fast = make_featurizer(*overrides)
     X = fast.fit_transform(HASHED_CORPUS)
@@ -446,7 +446,7 @@ def test_hashed_counts_from_token_hashes_match_token_strings(overrides, stop_fil
     np.testing.assert_array_equal(slow.idf if slow.idf is not None else 0, fast.idf if fast.idf is not None else 0)
 
 
-def test_hashed_counts_match_token_strings_on_real_corpus(monkeypatch):
+def test_hashed_fast_path_real_corpus(monkeypatch):
     documents = read_corpus(corpus_dir("sms_spam") / "train.tsv", ReadOptions()).documents
     fast = make_featurizer("hash_bits=18", "ngram_max=2", "values=tfidf", "sublinear_tf=true")
     X = fast.fit_transform(documents)
@@ -455,8 +455,8 @@ def test_hashed_counts_match_token_strings_on_real_corpus(monkeypatch):
                        .fit_transform(documents), X)
 
 
-def test_file_without_hash_scheme_hashes_with_blake2b(tmp_path):
-    # Files written before the bytes scheme name no scheme; they must keep their BLAKE2b columns.
+def test_missing_hash_scheme_means_blake2b(tmp_path):
+    # Files written before the bytes scheme name no scheme. They must keep their BLAKE2b columns.
     legacy = make_featurizer("hash_bits=10", "ngram_max=2", "values=tfidf")
     legacy.hash_scheme = "blake2b"
     X = legacy.fit_transform(CORPUS)

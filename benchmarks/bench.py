@@ -178,8 +178,10 @@ def run_ours(train_path: str, test_path: str, config_path: str | None, overrides
     from logreg_cli.featurize import Featurizer
     from logreg_cli.model import LogisticModel
     from logreg_cli.pipeline import label_indices, predict_file, read_training_corpus, split_validation
+    from logreg_cli.pages import prefer_small_pages
     from logreg_cli.train import initial_weights, train
 
+    prefer_small_pages()  # as the logreg commands do
     config = load_config(config_path, overrides)
     config.data.train, config.data.validation, config.data.test = train_path, None, test_path
     clock = StageClock()

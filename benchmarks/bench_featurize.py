@@ -29,7 +29,9 @@ from bench import StageClock, machine_description, read_tsv, run_in_process
 def run_fit_transform(folder: str, config_path: str | None, copies: int) -> dict:
     from logreg_cli.config import load_config
     from logreg_cli.featurize import Featurizer
+    from logreg_cli.pages import prefer_small_pages
 
+    prefer_small_pages()  # as the logreg commands do
     documents = []
     for name in ("train.tsv", "test.tsv"):
         documents.extend(read_tsv(Path(folder) / name)[1])

@@ -81,8 +81,10 @@ def write_corpora(source: Path, folder: Path, seed: int) -> dict[str, Path]:
 
 def run_training(train_path: str, validation_path: str, test_path: str, overrides: list[str], streaming: bool) -> dict:
     from logreg_cli.config import load_config
+    from logreg_cli.pages import prefer_small_pages
     from logreg_cli.pipeline import predict_file, train_from_config
 
+    prefer_small_pages()  # as the logreg commands do
     config = load_config(None, [*overrides, f"trainer.streaming={'true' if streaming else 'false'}"])
     config.data.train, config.data.validation = train_path, validation_path
     clock = StageClock()

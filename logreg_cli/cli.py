@@ -22,6 +22,7 @@ import click
 from logreg_cli import __version__
 from logreg_cli.config import Config, describe_defaults, load_config
 from logreg_cli.errors import LogregError
+from logreg_cli.pages import prefer_small_pages
 from logreg_cli.parallel import thread_count
 from logreg_cli.io import atomic_write, check_output_path
 from logreg_cli.metrics import format_report, report_to_dict
@@ -206,6 +207,7 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.obj = {"quiet": quiet}
     _setup_logging(quiet, verbose)
     thread_count()  # reject an invalid LOGREG_THREADS before any file is read
+    prefer_small_pages()
 
 
 @main.command(short_help="Turn a labelled corpus into a features file.")

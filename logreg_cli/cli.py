@@ -100,16 +100,24 @@ def _option_name(param: click.Parameter | None) -> str:
 
 
 class OutputFile(click.Path):
-    """A file to write: a path that names a folder is an ``error:`` line with an example file name, not a usage error."""
+    """A file to write: a path that names a folder is an ``error:`` line with an example file name, not a usage error.
 
-    def __init__(self, example: str) -> None:
+    ``json_example`` is the example when the command's ``--json`` flag is set,
+    which must then be an eager option so that it is parsed first.
+    """
+
+    def __init__(self, example: str, json_example: str | None = None) -> None:
         super().__init__(dir_okay=False)
         self.example = example
+        self.json_example = json_example
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if os.path.isdir(value):
+            example = self.example
+            if self.json_example is not None and ctx is not None and ctx.params.get("as_json"):
+                example = self.json_example
             raise ReportedError(f"{value}: is a folder, but {_option_name(param)} needs a file name; "
-                                f"give one such as {os.path.join(value, self.example)}")
+                                f"give one such as {os.path.join(value, example)}")
         return super().convert(value, param, ctx)
 
 
@@ -375,8 +383,9 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
 
 
 @main.command(name="eval", short_help="Report metrics of a model on a labelled corpus.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
-@click.option("-o", "--output", type=OutputFile("report.txt"), help="Write the report to this file instead of stdout.")
+@click.option("--json", "as_json", is_flag=True, is_eager=True,  # eager: parsed before -o, whose example depends on it
+              help="Print one JSON object instead of the table.")
+@click.option("-o", "--output", type=OutputFile("report.txt", json_example="report.json"), help="Write the report to this file instead of stdout.")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="Binary models: predict the second label when its probability is at least this, "
                    "instead of the model's stored threshold (0.5 when it has none).")

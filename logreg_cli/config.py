@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from collections.abc import Callable, Sequence
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -362,7 +362,8 @@ def _assign(config: Config, section_name: str, key: str, value: Any, source: str
             f"{source}: unknown key '{section_name}.{key}'; the keys of '{section_name}' are {', '.join(fields)}"
         )
     hint = get_type_hints(type(section))[key]
-    checked = _check_value(f"{section_name}.{key}", value, hint, fields[key].metadata, source)
+    default = fields[key].default if fields[key].default is not MISSING else None
+    checked = _check_value(f"{section_name}.{key}", value, hint, fields[key].metadata, source, default)
     setattr(section, key, checked)
 
 
@@ -372,14 +373,21 @@ def _allowed_types(hint: Any) -> tuple[type, ...]:
     return (hint,)
 
 
-def _check_value(name: str, value: Any, hint: Any, metadata: Any, source: str) -> Any:
+# The name of each type in messages, in the words of a YAML user.
+_TYPE_WORDS = {float: "a number", int: "a whole number", bool: "true or false", str: "a string",
+               dict: "a mapping", list: "a list", type(None): "null"}
+
+
+def _check_value(name: str, value: Any, hint: Any, metadata: Any, source: str, default: Any = None) -> Any:
     allowed = _allowed_types(hint)
     value = _coerce(value, allowed)
     if value is None and type(None) not in allowed:
         raise ConfigError(f"{source}: {name} must not be null")
     if value is not None and not any(_is_instance(value, t) for t in allowed if t is not type(None)):
-        expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-        raise ConfigError(f"{source}: {name} must be {expected}, got {value!r}")
+        named = [t for t in allowed if not (t is int and float in allowed)]  # "a number" covers int too
+        expected = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in named)
+        fix = f"; the default is {_yaml_value(default)}" if default is not None else ""
+        raise ConfigError(f"{source}: {name} must be {expected}, got {value!r}{fix}")
     choices = metadata.get("choices") or ()
     if choices and value not in choices:
         shown = ", ".join("null" if c is None else str(c) for c in choices)
@@ -399,6 +407,13 @@ def _check_value(name: str, value: Any, hint: Any, metadata: Any, source: str) -
     if check is not None:
         value = check(name, value, source)
     return value
+
+
+def _yaml_value(value: Any) -> str:
+    """Return ``value`` as it would be written in a config file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _coerce(value: Any, allowed: tuple[type, ...]) -> Any:

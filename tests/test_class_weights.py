@@ -123,7 +123,7 @@ def test_mapping_unknown_label_raises():
     ("trainer.class_weight=even", "must be null, balanced or a mapping"),
     ("trainer.class_weight={spam: 0}", "the weight of label 'spam' must be a positive number"),
     ("trainer.class_weight={spam: yes}", "must be a positive number"),
-    ("trainer.class_weight=2", "trainer.class_weight must be str or dict or null"),
+    ("trainer.class_weight=2", "trainer.class_weight must be a string or a mapping or null"),
 ])
 def test_config_rejects_bad_class_weight(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -187,7 +187,7 @@ def test_wrong_config_type_error(tmp_path, tiny_corpus):
     config.write_text("trainer:\n  max_epochs: many\n", encoding="utf-8")
     result = invoke("train", "-c", config, tiny_corpus[0], "-o", tmp_path / "m.npz")
     assert result.exit_code == 1
-    assert "trainer.max_epochs must be int" in _error(result)
+    assert "trainer.max_epochs must be a whole number, got 'many'; the default is 100" in _error(result)
 
 
 @pytest.mark.parametrize(
@@ -198,6 +198,9 @@ def test_wrong_config_type_error(tmp_path, tiny_corpus):
         ("trainer.l2=-1", "trainer.l2 must be at least 0"),
         ("trainer.method=newton", "trainer.method must be one of"),
         ("trainer", "expected section.key=value"),
+        ("featurizer.lowercase=maybe", "featurizer.lowercase must be true or false, got 'maybe'; the default is true"),
+        ("featurizer.min_df=few", "featurizer.min_df must be a number, got 'few'; the default is 1"),
+        ("featurizer.char_ngrams=3", "featurizer.char_ngrams must be a list or null, got 3"),
     ],
 )
 def test_bad_override_error(tmp_path, tiny_corpus, override, message):
@@ -341,6 +344,16 @@ def test_output_folder_is_error_line(tmp_path, tiny_corpus, command, example):
     assert result.stderr.startswith(f"error: {folder}: is a folder, but -o/--output needs a file name")
     assert f"such as {folder / example}" in result.stderr
     assert "Usage:" not in result.stderr
+
+
+@pytest.mark.parametrize("flags, example", [([], "report.txt"), (["--json"], "report.json")])
+def test_eval_output_folder_example(tmp_path, flags, example):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    # --json after -o: the example still follows it.
+    result = invoke("eval", tmp_path / "model.npz", tmp_path / "test.tsv", "-o", folder, *flags)
+    assert result.exit_code == 1
+    assert f"such as {folder / example}" in result.stderr
 
 
 def test_ctrl_c_while_saving_keeps_model(tmp_path, tiny_corpus, monkeypatch):

@@ -310,7 +310,7 @@ def test_sweep_bad_value_fails_before_training(experiment, tmp_path):
     sweep_dir = tmp_path / "sweep"
     result = invoke("sweep", "-c", experiment, "--grid", "trainer.l2=0,lots", "-o", sweep_dir)
     assert result.exit_code == 1
-    assert "trainer.l2 must be float" in result.stderr
+    assert "trainer.l2 must be a number" in result.stderr
     assert not (sweep_dir / "run-01").exists()
 
 

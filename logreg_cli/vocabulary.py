@@ -4,8 +4,9 @@ Word n-grams are never joined into strings while counting. The documents are
 counted a group at a time (:func:`count_chunk_ngrams`, on several threads):
 every token has a 64-bit hash, and the n-gram that starts at a position gets
 a hash mixed from its (n - 1)-token prefix's hash and its last token's hash.
-Sorting the hashes of a group gives its distinct n-grams, their counts and
-their document frequencies. :class:`WordCandidates` merges the groups in
+Numbering the hashes of a group (``hashtable.factorize``) gives its distinct
+n-grams and their counts, and one sort of (n-gram, document) pairs their
+document frequencies. :class:`WordCandidates` merges the groups in
 tables of hashes (``hashtable.py``) and keeps the token ids of each n-gram,
 so the token arrays of the whole corpus never exist at once. For word
 bigrams of IMDb's training and test files together (50,000 reviews), that
@@ -32,7 +33,7 @@ import numpy as np
 from logreg_cli.bytetokens import HashedTokens, hash_tokens
 from logreg_cli.config import FeaturizerConfig
 from logreg_cli.errors import DataError, ModelFileError
-from logreg_cli.hashtable import IdTable, scramble
+from logreg_cli.hashtable import IdTable, factorize, scramble
 from logreg_cli.io import arrays_to_strings, strings_to_arrays
 from logreg_cli.ngrams import (
     TokenStream,
@@ -41,7 +42,6 @@ from logreg_cli.ngrams import (
     expand_rows,
     first_of_runs,
     ngram_starts,
-    run_lengths,
     sorted_unique,
     sum_entries,
 )
@@ -297,7 +297,7 @@ class ChunkNgrams:
     Attributes
     ----------
     keys : list of ndarray of uint64
-        The distinct n-gram hashes, sorted; the hash of a unigram is its token hash.
+        The distinct n-gram hashes, in order of first appearance. The hash of a unigram is its token hash.
     totals, df : list of ndarray
         Occurrences of each n-gram, and the number of documents that contain it.
     firsts : list of ndarray
@@ -366,27 +366,19 @@ def count_chunk_ngrams(chunk: HashedTokens, ngram_max: int, dropped: np.ndarray 
 
 def _distinct_ngrams(keys: np.ndarray, rows: np.ndarray, starts: np.ndarray,
                      row_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return the distinct keys (sorted), their totals, document frequencies and first starts."""
-    if keys.size == 0:
-        empty = np.zeros(0, dtype=np.int32)
-        return np.zeros(0, dtype=np.uint64), empty, empty, empty
-    order = np.argsort(keys)
-    sorted_keys = keys[order]
-    group_starts = first_of_runs(sorted_keys)
-    # Group index of every sorted occurrence, packed with its document: distinct packed values are
-    # the distinct (n-gram, document) pairs.
-    groups = np.zeros(keys.size, dtype=INDEX_DTYPE)
-    groups[group_starts[1:]] = 1
-    np.cumsum(groups, out=groups)
-    groups <<= row_bits
-    groups |= rows[order]
-    if (group_starts.size - 1).bit_length() + row_bits <= 32:
-        groups = groups.astype(np.uint32)  # 32-bit keys sort faster
-    groups.sort()
+    """Return the distinct keys in order of first appearance, their totals, document frequencies and first starts."""
+    ids, firsts = factorize(keys)
+    # Each occurrence's n-gram number packed with its document: distinct packed values are the distinct
+    # (n-gram, document) pairs.
+    pairs = ids << row_bits
+    pairs |= rows
+    if (firsts.size - 1).bit_length() + row_bits <= 32:
+        pairs = pairs.astype(np.uint32)  # 32-bit keys sort faster
+    pairs.sort()
     # A group contains fewer than 2**31 tokens, so int32 halves the memory of the results waiting to be merged.
-    df = np.bincount(groups[first_of_runs(groups)] >> row_bits, minlength=group_starts.size).astype(np.int32)
-    firsts = np.minimum.reduceat(starts[order], group_starts).astype(np.int32)
-    return sorted_keys[group_starts], run_lengths(group_starts, keys.size).astype(np.int32), df, firsts
+    df = np.bincount(pairs[first_of_runs(pairs)] >> row_bits, minlength=firsts.size).astype(np.int32)
+    totals = np.bincount(ids, minlength=firsts.size).astype(np.int32)
+    return keys[firsts], totals, df, starts[firsts].astype(np.int32)
 
 
 class WordCandidates:
@@ -416,6 +408,8 @@ class WordCandidates:
             table = self._tables[index]
             ids = table.lookup(keys)
             new = np.flatnonzero(ids < 0)
+            # New n-grams get their ids in hash order, so that IdTable.insert finds their slots without a sort.
+            new = new[np.argsort(keys[new])]
             if new.size:
                 size = table.size
                 if index == 0:

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logreg_cli.hashtable import IdTable, scramble
+from logreg_cli.hashtable import IdTable, factorize, scramble
 
 
 @settings(max_examples=200, deadline=None)
@@ -53,3 +53,42 @@ def test_colliding_first_slots() -> None:
 def test_scramble_is_one_to_one() -> None:
     keys = np.arange(100_000, dtype=np.int64)
     assert np.unique(scramble(keys)).size == keys.size
+
+
+def expected_numbers(values: list[int]) -> tuple[list[int], list[int]]:
+    """Return the numbers in order of first appearance and the first positions, by a dict."""
+    seen: dict[int, int] = {}
+    firsts = []
+    for position, value in enumerate(values):
+        if value not in seen:
+            seen[value] = len(seen)
+            firsts.append(position)
+    return [seen[value] for value in values], firsts
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 60), max_size=500))
+def test_factorize_scrambled_duplicates(values: list[int]) -> None:
+    numbers, firsts = factorize(scramble(np.array(values, dtype=np.int64)))
+    expected, expected_firsts = expected_numbers(values)
+    np.testing.assert_array_equal(numbers, expected)
+    np.testing.assert_array_equal(firsts, expected_firsts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**6 - 1), max_size=500))
+def test_factorize_shared_first_slots(values: list[int]) -> None:
+    # Keys that differ only in their low bits all want the same first slot, so most of them probe on.
+    hashes = np.array(values, dtype=np.uint64) | np.uint64(1 << 60)
+    numbers, firsts = factorize(hashes)
+    expected, expected_firsts = expected_numbers(values)
+    np.testing.assert_array_equal(numbers, expected)
+    np.testing.assert_array_equal(firsts, expected_firsts)
+
+
+def test_factorize_wraps_past_last_slot() -> None:
+    # Hashes whose first slot is the last one probe on from slot 0.
+    hashes = np.array([2**64 - 1, 2**64 - 2, 2**64 - 1, 5, 2**64 - 3], dtype=np.uint64)
+    numbers, firsts = factorize(hashes)
+    np.testing.assert_array_equal(numbers, [0, 1, 0, 2, 3])
+    np.testing.assert_array_equal(firsts, [0, 1, 3, 4])

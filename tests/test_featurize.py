@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from logreg_cli import featurize as featurize_module
 from logreg_cli import vocabulary
 from logreg_cli.bytetokens import hash_tokens
 from logreg_cli.cli import main
@@ -737,3 +738,11 @@ def test_fit_in_groups_equals_fit_at_once(monkeypatch, stop_file, overrides):
     assert np.array_equal(dense(matrix), dense(expected))
     if whole.idf is not None:
         assert np.array_equal(grouped.idf, whole.idf)
+
+
+def test_chunks_split_small_inputs_evenly(monkeypatch):
+    monkeypatch.setenv("LOGREG_THREADS", "2")
+    assert [len(chunk) for chunk in featurize_module._chunks(["text"] * 2500)] == [1250, 1250]
+    assert [len(chunk) for chunk in featurize_module._chunks(["text"] * 5000)] == [2048, 2048, 904]
+    assert [len(chunk) for chunk in featurize_module._chunks(["text"])] == [1]
+    assert [len(chunk) for chunk in featurize_module._chunks([])] == [0]

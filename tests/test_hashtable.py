@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logreg_cli import hashtable
 from logreg_cli.hashtable import IdTable, factorize, scramble
 
 
@@ -92,3 +93,10 @@ def test_factorize_wraps_past_last_slot() -> None:
     numbers, firsts = factorize(hashes)
     np.testing.assert_array_equal(numbers, [0, 1, 0, 2, 3])
     np.testing.assert_array_equal(firsts, [0, 1, 3, 4])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**5 - 1), max_size=300))
+def test_stable_order_matches_argsort(slots: list[int]) -> None:
+    values = np.array(slots, dtype=np.intp)
+    np.testing.assert_array_equal(hashtable._stable_order(values, 5), np.argsort(values, kind="stable"))

@@ -8,13 +8,15 @@ The script writes, to a temporary folder:
   order, the copies after the first with 10% of each document's words
   dropped at random, so no two copies are the same text.
 
-It then trains three times, each in a fresh Python process, with the same
+It then trains four times, each in a fresh Python process, with the same
 featurizer and trainer settings (``--set`` changes them), and evaluates on
 ``imdb_aclimdb/test.tsv``:
 
 1. in memory on ``train.tsv`` (``trainer.streaming: false``),
 2. streaming ``train.tsv``,
-3. streaming ``train_x10.tsv``.
+3. streaming ``train_x10.tsv``,
+4. streaming ``train_x10.tsv`` with ``trainer.stream_cache: true``, whose
+   later epochs read the features of the first from a temporary folder.
 
 Peak memory is the peak resident set size (VmHWM) of each process during
 training (``train_from_config``, reading the validation file included), as
@@ -79,13 +81,15 @@ def write_corpora(source: Path, folder: Path, seed: int) -> dict[str, Path]:
     return paths
 
 
-def run_training(train_path: str, validation_path: str, test_path: str, overrides: list[str], streaming: bool) -> dict:
+def run_training(train_path: str, validation_path: str, test_path: str, overrides: list[str], streaming: bool,
+                 cache: bool = False) -> dict:
     from logreg_cli.config import load_config
     from logreg_cli.pages import prefer_small_pages
     from logreg_cli.pipeline import predict_file, train_from_config
 
     prefer_small_pages()  # as the logreg commands do
-    config = load_config(None, [*overrides, f"trainer.streaming={'true' if streaming else 'false'}"])
+    config = load_config(None, [*overrides, f"trainer.streaming={'true' if streaming else 'false'}",
+                                f"trainer.stream_cache={'true' if cache else 'false'}"])
     config.data.train, config.data.validation = train_path, validation_path
     clock = StageClock()
     with clock.stage("train"):
@@ -127,15 +131,17 @@ def main() -> None:
         print(f"wrote {paths['train_x10']} ({paths['train_x10'].stat().st_size / 2**20:.0f} MiB) "
               f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         runs = {
-            "in memory, train.tsv": (paths["train"], False),
-            "streaming, train.tsv": (paths["train"], True),
-            "streaming, train_x10.tsv": (paths["train_x10"], True),
+            "in memory, train.tsv": (paths["train"], False, False),
+            "streaming, train.tsv": (paths["train"], True, False),
+            "streaming, train_x10.tsv": (paths["train_x10"], True, False),
+            "cached, train_x10.tsv": (paths["train_x10"], True, True),
         }
         results = {}
-        for name, (train_path, streaming) in runs.items():
+        for name, (train_path, streaming, cache) in runs.items():
             print(f"running {name} ...", file=sys.stderr, flush=True)
             message = run_in_process(run_training, train_path=str(train_path), validation_path=str(paths["validation"]),
-                                     test_path=str(folder / "test.tsv"), overrides=overrides, streaming=streaming)
+                                     test_path=str(folder / "test.tsv"), overrides=overrides, streaming=streaming,
+                                     cache=cache)
             if not message["ok"]:
                 print(f"{name} failed:\n{message['error']}", file=sys.stderr)
                 continue
@@ -158,7 +164,10 @@ def main() -> None:
               f"{seconds / result['epochs']:>7.1f} {stages['train']['peak_bytes'] / 2**20:>8.0f} "
               f"{stages['predict']['peak_bytes'] / 2**20:>10.0f} "
               f"{result['scores']['accuracy']:>8.4f} {result['scores']['macro_f1']:>8.4f}")
-    names = list(runs)
+    print("seconds of each epoch:")
+    for name, result in results.items():
+        print(f"  {name:<26} {' '.join(f'{seconds:.1f}' for seconds in result['epoch_seconds'])}")
+    names = list(runs)[:3]  # the checks compare the runs without the cache
     if all(name in results for name in names):
         memory, small, large = (results[name] for name in names)
         large_peak = large["stages"]["train"]["peak_bytes"]

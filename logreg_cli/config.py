@@ -221,6 +221,9 @@ class TrainerConfig:
     streaming: bool = _key(False, "read the training file (TSV) in chunks of chunk_size documents and hold one chunk's features "
                            "at a time; needs featurizer.hash_bits > 0, and early stopping needs data.validation")
     chunk_size: int = _key(10000, "streaming only: documents per chunk", minimum=1)
+    stream_cache: bool = _key(False, "streaming only: write each chunk's features to a temporary folder (in $TMPDIR) during "
+                              "the first epoch, so that later epochs read them instead of the text; takes about 16 bytes "
+                              "per stored value on disk, deleted after training")
 
 
 @dataclass

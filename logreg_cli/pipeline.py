@@ -204,6 +204,7 @@ def train_from_config(
             X_val, y_val = validation_from_file(validation_path, config, featurizer, labels)
         else:
             X_val, y_val = featurizer.transform(_subset(corpus, val_rows).documents), y_all[val_rows]
+        del corpus, train_part  # the documents are not needed while training
 
     if len(set(y.tolist())) < 2:
         raise DataError(f"{_name(train_path)}: the training part contains a single label; add documents of other labels")

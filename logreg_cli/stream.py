@@ -15,6 +15,11 @@ validation corpus:
    which epoch's weights are kept and when to stop. Without
    ``data.validation`` there is no early stopping and the last epoch is kept.
 
+With ``trainer.stream_cache: true`` the first epoch also writes each chunk's
+features and labels to a temporary folder, and later epochs read them from
+there instead of reading and featurizing the text again. The folder is
+deleted when training ends. The weights are the same as without the cache.
+
 Documents are shuffled within a chunk only, so a file sorted by label must
 be shuffled beforehand. The training loss of an epoch record is progressive,
 since a full pass to measure it at the end of the epoch would double the
@@ -28,8 +33,11 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -272,8 +280,10 @@ def train_streaming(
     if X_val.n_rows == 0:
         logger.warning("streaming without data.validation: no early stopping, the last epoch's weights are kept")
 
-    result = _run_epochs(weights, train_path, options, labels, featurizer, trainer, X_val, y_val, class_weights,
-                         n_chunks=n_chunks, show_progress=show_progress, on_epoch=on_epoch)
+    with ExitStack() as stack:
+        cache = stack.enter_context(ChunkCache()) if trainer.stream_cache else None
+        result = _run_epochs(weights, train_path, options, labels, featurizer, trainer, X_val, y_val, class_weights,
+                             n_chunks=n_chunks, show_progress=show_progress, on_epoch=on_epoch, cache=cache)
     model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary(),
                           train_document_hashes=resumed_train_hashes(resume, train_hashes))
     model.threshold = choose_threshold(model, trainer, X_val, y_val)
@@ -320,9 +330,9 @@ def _validation(config: Config, featurizer: Featurizer, labels: list[str]) -> tu
 def _run_epochs(
     weights: np.ndarray, path: str, options: ReadOptions, labels: list[str], featurizer: Featurizer,
     trainer: TrainerConfig, X_val: CSRMatrix, y_val: np.ndarray, class_weights: np.ndarray | None,
-    *, n_chunks: int, show_progress: bool, on_epoch: Callable[[EpochRecord], None] | None,
+    *, n_chunks: int, show_progress: bool, on_epoch: Callable[[EpochRecord], None] | None, cache: ChunkCache | None = None,
 ) -> TrainResult:
-    """Run the epoch loop of ``train.train``, each epoch a pass over the file's chunks."""
+    """Run the epoch loop of ``train.train``, each epoch a pass over the file's chunks (or ``cache``, once it is full)."""
     rng = np.random.default_rng(trainer.seed)
     optimizer = AdaptiveOptimizer(trainer, weights.shape) if trainer.method in ADAPTIVE_METHODS else None
     batch_size = 1 if trainer.method == "stochastic" else trainer.batch_size
@@ -332,12 +342,8 @@ def _run_epochs(
         working = optimizer.begin(weights) if optimizer is not None else weights
         if optimizer is not None:
             optimizer.learning_rate = epoch_settings.learning_rate
-        chunks = iter_chunks(path, options, trainer.chunk_size)
-        for chunk in tqdm(chunks, total=n_chunks, disable=not show_progress, leave=False,
-                          desc=f"epoch {epoch}", unit="chunk"):
-            X = featurizer.transform(chunk.documents)
-            y = label_indices(chunk.labels, labels, source=path)
-            del chunk
+        for X, y in tqdm(_chunk_features(path, options, trainer.chunk_size, featurizer, labels, cache), total=n_chunks,
+                         disable=not show_progress, leave=False, desc=f"epoch {epoch}", unit="chunk"):
             sample_weights = None if class_weights is None else class_weights[y]
             seen += X.n_rows
 
@@ -354,3 +360,81 @@ def _run_epochs(
 
     return run_epochs(np.array(weights, dtype=np.float64), trainer, run_pass, X_val=X_val, y_val=y_val,
                       class_weights=class_weights, on_epoch=on_epoch)
+
+
+def _chunk_features(path: str, options: ReadOptions, chunk_size: int, featurizer: Featurizer, labels: list[str],
+                    cache: ChunkCache | None) -> Iterator[tuple[CSRMatrix, np.ndarray]]:
+    """Yield ``(X, y)`` of each chunk of the file, from ``cache`` when a whole pass is in it."""
+    if cache is not None and cache.full:
+        yield from cache.chunks()
+        return
+    if cache is not None:
+        cache.clear()  # a pass that stopped part of the way through left only some chunks
+    for chunk in iter_chunks(path, options, chunk_size):
+        X = featurizer.transform(chunk.documents)
+        y = label_indices(chunk.labels, labels, source=path)
+        del chunk
+        if cache is not None:
+            cache.add(X, y)
+        yield X, y
+    if cache is not None:
+        cache.full = True
+        logger.info("streaming cache: %d chunks, %s bytes in %s", cache.count, f"{cache.bytes:,}", cache.folder)
+
+
+class ChunkCache:
+    """The features and labels of every chunk of one pass, in a temporary folder, read back one chunk at a time.
+
+    Each chunk is one uncompressed ``.npz`` file of plain arrays, read with
+    ``allow_pickle=False``. Use it as a context manager: leaving it deletes the folder.
+    """
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory | None = None
+        self.count = 0
+        self.bytes = 0
+        self.full = False
+
+    def __enter__(self) -> ChunkCache:
+        try:
+            self._folder = tempfile.TemporaryDirectory(prefix="logreg-stream-cache-")
+        except OSError as error:
+            raise DataError(f"cannot create the streaming cache folder ({error.strerror}); set TMPDIR to a writable "
+                            "folder or set trainer.stream_cache: false") from None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+    @property
+    def folder(self) -> Path:
+        assert self._folder is not None, "ChunkCache is used outside its with block"
+        return Path(self._folder.name)
+
+    def clear(self) -> None:
+        """Forget the chunks written so far; the next :meth:`add` starts a new pass."""
+        self.count, self.bytes, self.full = 0, 0, False
+
+    def add(self, X: CSRMatrix, y: np.ndarray) -> None:
+        """Write the next chunk's features and labels."""
+        path = self.folder / f"{self.count:06d}.npz"
+        try:
+            with open(path, "wb") as handle:
+                np.savez(handle, data=X.data, indices=X.indices, indptr=X.indptr,
+                         shape=np.array(X.shape, dtype=np.int64), y=y)
+        except OSError as error:
+            raise DataError(f"{path}: cannot write the streaming cache ({error.strerror}) after {self.bytes:,} bytes; "
+                            "free disk space, set TMPDIR to a larger disk, or set trainer.stream_cache: false") from None
+        self.bytes += path.stat().st_size
+        self.count += 1
+        if self.count == 1 or self.count % 10 == 0:
+            logger.debug("streaming cache: %d chunks, %s bytes in %s", self.count, f"{self.bytes:,}", self.folder)
+
+    def chunks(self) -> Iterator[tuple[CSRMatrix, np.ndarray]]:
+        """Yield ``(X, y)`` of every chunk written, in order."""
+        for index in range(self.count):
+            with np.load(self.folder / f"{index:06d}.npz", allow_pickle=False) as arrays:
+                shape = tuple(int(size) for size in arrays["shape"])
+                yield CSRMatrix(arrays["data"], arrays["indices"], arrays["indptr"], shape), arrays["y"]

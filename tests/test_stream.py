@@ -142,6 +142,39 @@ def test_streaming_featurizes_one_chunk_at_a_time(corpus, monkeypatch):
     assert sum(sizes) == 2 * 600
 
 
+@pytest.mark.parametrize("method", ["adagrad", "minibatch"])
+def test_stream_cache_gives_same_weights(corpus, monkeypatch, tmp_path, method):
+    train, validation, _ = corpus
+    cache_parent = tmp_path / "tmp"
+    cache_parent.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(cache_parent))
+    overrides = (f"trainer.method={method}", "trainer.max_epochs=4", "trainer.patience=0")
+    plain = train_from_config(_config(train, validation, *overrides))
+    sizes = []
+    original = Featurizer.transform
+
+    def recording_transform(self, documents):
+        sizes.append(len(documents))
+        return original(self, documents)
+
+    monkeypatch.setattr(Featurizer, "transform", recording_transform)
+    cached = train_from_config(_config(train, validation, *overrides, "trainer.stream_cache=true"))
+    assert np.array_equal(cached.model.weights, plain.model.weights)
+    assert len(cached.result.history) == 4
+    # The validation file once, then the training file in the first epoch only, 64 documents at a time.
+    assert sizes[0] == 150
+    assert sizes[1:] == [64] * 9 + [24]
+    # The cache folder is gone after training.
+    assert list(cache_parent.iterdir()) == []
+
+
+def test_stream_cache_unwritable_folder_error(corpus, monkeypatch, tmp_path):
+    train, validation, _ = corpus
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "missing"))
+    with pytest.raises(DataError, match="cannot create the streaming cache folder"):
+        train_from_config(_config(train, validation, "trainer.stream_cache=true"))
+
+
 def test_streaming_early_stopping_uses_validation_file(corpus):
     train, validation, _ = corpus
     outcome = train_from_config(_config(train, validation, "trainer.max_epochs=200", "trainer.patience=2"))

@@ -127,9 +127,9 @@ def test_streaming_reaches_in_memory_accuracy(corpus, method):
     assert streamed_accuracy == pytest.approx(in_memory_accuracy, abs=0.03)
 
 
-def test_streaming_featurizes_one_chunk_at_a_time(corpus, monkeypatch):
-    train, validation, _ = corpus
-    sizes = []
+def record_transform_sizes(monkeypatch) -> list[int]:
+    """Make Featurizer.transform append the number of documents of each call to the returned list."""
+    sizes: list[int] = []
     original = Featurizer.transform
 
     def recording_transform(self, documents):
@@ -137,6 +137,12 @@ def test_streaming_featurizes_one_chunk_at_a_time(corpus, monkeypatch):
         return original(self, documents)
 
     monkeypatch.setattr(Featurizer, "transform", recording_transform)
+    return sizes
+
+
+def test_streaming_featurizes_one_chunk_at_a_time(corpus, monkeypatch):
+    train, validation, _ = corpus
+    sizes = record_transform_sizes(monkeypatch)
     train_from_config(_config(train, None, "trainer.max_epochs=2"))
     assert max(sizes) == 64
     assert sum(sizes) == 2 * 600
@@ -150,14 +156,7 @@ def test_stream_cache_gives_same_weights(corpus, monkeypatch, tmp_path, method):
     monkeypatch.setattr("tempfile.tempdir", str(cache_parent))
     overrides = (f"trainer.method={method}", "trainer.max_epochs=4", "trainer.patience=0")
     plain = train_from_config(_config(train, validation, *overrides))
-    sizes = []
-    original = Featurizer.transform
-
-    def recording_transform(self, documents):
-        sizes.append(len(documents))
-        return original(self, documents)
-
-    monkeypatch.setattr(Featurizer, "transform", recording_transform)
+    sizes = record_transform_sizes(monkeypatch)
     cached = train_from_config(_config(train, validation, *overrides, "trainer.stream_cache=true"))
     assert np.array_equal(cached.model.weights, plain.model.weights)
     assert len(cached.result.history) == 4

@@ -118,6 +118,7 @@ class OutputFile(click.Path):
                 example = self.json_example
             raise ReportedError(f"{value}: is a folder, but {_option_name(param)} needs a file name; "
                                 f"give one such as {os.path.join(value, example)}")
+        check_output_path(value)  # before any work, so that a typo fails at once
         return super().convert(value, param, ctx)
 
 

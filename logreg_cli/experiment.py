@@ -29,7 +29,7 @@ from logreg_cli import plots
 from logreg_cli.config import Config, load_config
 from logreg_cli.errors import ConfigError, DataError
 from logreg_cli.featurize import Featurizer
-from logreg_cli.io import atomic_write
+from logreg_cli.io import atomic_write, make_output_folder
 from logreg_cli.metrics import ClassificationReport, evaluate, report_to_dict
 from logreg_cli.model import FeaturesFile, LogisticModel, is_features_file
 from logreg_cli.pipeline import (
@@ -125,10 +125,7 @@ def run_experiment(config: Config, run_dir: str | Path, *, plot: bool = True, ev
     if config.data.train is None:
         raise ConfigError("no training corpus: set data.train in the config or add --set data.train=PATH")
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"{run_dir}: is a file; pass a folder for the run's results")
-    created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    created = make_output_folder(run_dir, "the run's results")
     files: list[Path] = []
 
     with _log_to_file(run_dir / "run.log", console_level):
@@ -404,9 +401,7 @@ def sweep(config_path: str | None, overrides: Sequence[str], grid: Sequence[tupl
         raise ConfigError("a sweep ranks runs by a validation metric; set data.validation or a "
                           "trainer.validation_fraction above 0")
     sweep_dir = Path(sweep_dir)
-    if sweep_dir.exists() and not sweep_dir.is_dir():
-        raise ConfigError(f"{sweep_dir}: is a file; pass a folder for the sweep's results")
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    make_output_folder(sweep_dir, "the sweep's results")
 
     width = max(2, len(str(len(combinations))))
     rows = []

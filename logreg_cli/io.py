@@ -71,9 +71,44 @@ def check_output_path(path: str | Path) -> None:
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name for the output")
     if not folder.is_dir():
+        blocking = _file_among_parents(path)
+        if blocking is not None:
+            raise OutputError(f"{path}: {blocking} is a file, not a folder; choose another output path")
         raise OutputError(f"{path}: the folder {folder} does not exist; create it or choose another output path")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"{path}: the folder {folder} is not writable; choose another output path")
+
+
+def make_output_folder(path: str | Path, purpose: str) -> bool:
+    """Create the folder ``path`` and its parents if missing; return True when it was created.
+
+    ``purpose`` names the folder's use in messages, such as "the run's results".
+
+    Raises
+    ------
+    OutputError
+        When ``path`` or one of its parents is a file, or the folder cannot be created.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: is a file, not a folder; pass a folder for {purpose}")
+    blocking = _file_among_parents(path)
+    if blocking is not None:
+        raise OutputError(f"{path}: {blocking} is a file, not a folder; pass a folder for {purpose}")
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot create the folder ({error.strerror}); choose another folder for {purpose}") from None
+    return created
+
+
+def _file_among_parents(path: Path) -> Path | None:
+    """Return the nearest existing parent of ``path`` when it is a file rather than a folder, else None."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], *, compress: bool = True) -> None:
@@ -106,7 +141,8 @@ def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict
     if path.is_dir():
         raise ModelFileError(f"{path}: is a folder, expected a {what} (.npz)")
     if path.stat().st_size == 0:
-        raise ModelFileError(f"{path}: the {what} is empty; write it again")
+        raise ModelFileError(f"{path}: the file is empty, so it is not a {what}; check the path, "
+                             "or write the file again with logreg")
     with open(path, "rb") as stream:
         signature = stream.read(len(_NPY_SIGNATURE))
     if signature.startswith(_NPY_SIGNATURE):

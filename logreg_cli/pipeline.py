@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
     message is clear enough. Relative paths are read from the current folder.
     The test corpus is read only after training, so a missing or empty test
     file raises DataError here, whichever way it was given, rather than after a training run.
+    Logs a warning when ``data.validation`` and ``data.test`` are the same file.
     """
     for key in ("train", "validation", "test"):
         path = getattr(config.data, key)
@@ -64,6 +66,18 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
         elif key == "test" and Path(path).is_file() and not _has_text(path):
             raise DataError(f"{path}: no documents found; the corpus is empty or has only blank lines, "
                             "so check the path or add labelled documents")
+    validation, test = config.data.validation, config.data.test
+    if validation is not None and test is not None and validation != "-" and _same_file(validation, test):
+        logger.warning("data.validation and data.test are the same file (%s): early stopping and the test score "
+                       "both use it, so the test score overstates accuracy on new documents; use a separate validation file",
+                       test)
+
+
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def _has_text(path: str) -> bool:

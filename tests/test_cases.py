@@ -1024,7 +1024,7 @@ def damaged_file(kind: str, good: Path, target: Path) -> Path:
 DAMAGES = {
     "pickled": "contains pickled objects, which are never loaded",
     "npy": "not a model file: it is a single .npy array",
-    "empty": "the model file is empty",
+    "empty": "the file is empty, so it is not a model file",
     "text": "not a model file: the file is not an .npz archive",
     "truncated": "not a valid model file: the file is truncated or damaged",
     "other-version": "format version 99 is not supported",

@@ -386,6 +386,30 @@ def test_ctrl_c_during_test_keeps_model(tmp_path, tiny_corpus, monkeypatch):
     assert model.is_file()
 
 
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_output_folder_checked_first(tmp_path, command):
+    # The model does not exist either, but the output path is checked before any file is read.
+    target = tmp_path / "missing" / "out.txt"
+    result = invoke(command, tmp_path / "model.npz", tmp_path / "input.tsv", "-o", target)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {target}: the folder {target.parent} does not exist")
+
+
+def test_output_under_file_names_file(tmp_path, tiny_corpus):
+    existing_file = tmp_path / "existing_file"
+    existing_file.write_text("x")
+    result = invoke("train", tiny_corpus[0], "-o", existing_file / "model.npz")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {existing_file / 'model.npz'}: {existing_file} is a file, not a folder")
+
+
+def test_validation_same_as_test_warns(tmp_path, tiny_corpus):
+    train, test = tiny_corpus
+    result = invoke("train", train, "--validation", test, "--test", test, "-o", tmp_path / "model.npz")
+    assert result.exit_code == 0
+    assert "data.validation and data.test are the same file" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_run_output_file_is_error(tmp_path, command):
     existing = tmp_path / "model.npz"

@@ -201,12 +201,23 @@ def test_run_without_train_corpus_fails(tmp_path):
 
 
 def test_run_output_is_a_file_fails(experiment, tmp_path):
-    target = tmp_path / "taken"
+    target = tmp_path / "existing_file"
     target.write_text("x")
     result = invoke("run", "-c", experiment, "-o", target)
     assert result.exit_code == 1
     assert "is a file" in result.stderr
     assert not target.is_dir()
+
+
+@pytest.mark.parametrize("command, extra, what", [("run", [], "the run's results"),
+                                                  ("sweep", ["--grid", "trainer.l2=0,0.05"], "the sweep's results")])
+def test_output_under_file_fails(experiment, tmp_path, command, extra, what):
+    existing_file = tmp_path / "existing_file"
+    existing_file.write_text("x")
+    result = invoke(command, "-c", experiment, *extra, "-o", existing_file / "inner")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {existing_file / 'inner'}: {existing_file} is a file, not a folder; pass a folder for {what}")
+    assert "Traceback" not in result.stderr
 
 
 def test_run_bad_corpus_leaves_no_folder(experiment, tmp_path):

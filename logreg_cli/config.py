@@ -222,8 +222,8 @@ class TrainerConfig:
                            "at a time; needs featurizer.hash_bits > 0, and early stopping needs data.validation")
     chunk_size: int = _key(10000, "streaming only: documents per chunk", minimum=1)
     stream_cache: bool = _key(False, "streaming only: write each chunk's features to a temporary folder (in $TMPDIR) during "
-                              "the first epoch, so that later epochs read them instead of the text; takes about 16 bytes "
-                              "per stored value on disk, deleted after training")
+                              "the first epoch, so that later epochs read them instead of the text; takes 8 bytes per stored "
+                              "value on disk when the values are whole numbers (binary, counts), else 16; deleted after training")
 
 
 @dataclass

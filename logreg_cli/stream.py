@@ -50,7 +50,7 @@ from logreg_cli.losses import mean_loss
 from logreg_cli.model import LogisticModel, is_features_file
 from logreg_cli.optimizers import ADAPTIVE_METHODS, AdaptiveOptimizer
 from logreg_cli.pipeline import TrainOutcome, label_indices, read_options, resumed_train_hashes, validation_from_file
-from logreg_cli.sparse import CSRMatrix
+from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 from logreg_cli.thresholds import choose_threshold
 from logreg_cli.train import (EpochPass, EpochRecord, TrainResult, initial_weights, minibatch_epoch,
                               resolve_class_weights, run_epochs)
@@ -386,7 +386,10 @@ class ChunkCache:
     """The features and labels of every chunk of one pass, in a temporary folder, read back one chunk at a time.
 
     Each chunk is one uncompressed ``.npz`` file of plain arrays, read with
-    ``allow_pickle=False``. Use it as a context manager: leaving it deletes the folder.
+    ``allow_pickle=False``. Column indices are stored as int32 and values as
+    float32 where that loses nothing (binary and count values), so a stored
+    value takes 8 to 16 bytes, and the chunks read back are the same arrays.
+    Use it as a context manager: leaving it deletes the folder.
     """
 
     def __init__(self) -> None:
@@ -420,10 +423,13 @@ class ChunkCache:
     def add(self, X: CSRMatrix, y: np.ndarray) -> None:
         """Write the next chunk's features and labels."""
         path = self.folder / f"{self.count:06d}.npz"
+        indices = X.indices.astype(np.int32) if X.n_columns <= np.iinfo(np.int32).max else X.indices
+        data = X.data.astype(np.float32)
+        if not np.array_equal(data, X.data):
+            data = X.data
         try:
             with open(path, "wb") as handle:
-                np.savez(handle, data=X.data, indices=X.indices, indptr=X.indptr,
-                         shape=np.array(X.shape, dtype=np.int64), y=y)
+                np.savez(handle, data=data, indices=indices, indptr=X.indptr, shape=np.array(X.shape, dtype=np.int64), y=y)
         except OSError as error:
             raise DataError(f"{path}: cannot write the streaming cache ({error.strerror}) after {self.bytes:,} bytes; "
                             "free disk space, set TMPDIR to a larger disk, or set trainer.stream_cache: false") from None
@@ -437,4 +443,6 @@ class ChunkCache:
         for index in range(self.count):
             with np.load(self.folder / f"{index:06d}.npz", allow_pickle=False) as arrays:
                 shape = tuple(int(size) for size in arrays["shape"])
-                yield CSRMatrix(arrays["data"], arrays["indices"], arrays["indptr"], shape), arrays["y"]
+                data = arrays["data"].astype(np.float64)
+                indices = arrays["indices"].astype(INDEX_DTYPE)
+                yield CSRMatrix(data, indices, arrays["indptr"], shape), arrays["y"]

@@ -148,13 +148,14 @@ def test_streaming_featurizes_one_chunk_at_a_time(corpus, monkeypatch):
     assert sum(sizes) == 2 * 600
 
 
-@pytest.mark.parametrize("method", ["adagrad", "minibatch"])
-def test_stream_cache_gives_same_weights(corpus, monkeypatch, tmp_path, method):
+@pytest.mark.parametrize("method, values", [("adagrad", "binary"), ("minibatch", "binary"), ("adagrad", "tfidf")])
+def test_stream_cache_gives_same_weights(corpus, monkeypatch, tmp_path, method, values):
+    # Binary values are cached as float32, tf-idf values as float64.
     train, validation, _ = corpus
     cache_parent = tmp_path / "tmp"
     cache_parent.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(cache_parent))
-    overrides = (f"trainer.method={method}", "trainer.max_epochs=4", "trainer.patience=0")
+    overrides = (f"trainer.method={method}", f"featurizer.values={values}", "trainer.max_epochs=4", "trainer.patience=0")
     plain = train_from_config(_config(train, validation, *overrides))
     sizes = record_transform_sizes(monkeypatch)
     cached = train_from_config(_config(train, validation, *overrides, "trainer.stream_cache=true"))

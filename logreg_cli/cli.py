@@ -92,7 +92,21 @@ class ReportedError(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        try:
+            click.echo(f"error: {self.format_message()}", err=True)
+        except OSError:
+            # stderr is a closed pipe, for example `2>&1 | tee log` stopped by the same Ctrl-C. The exit code
+            # still reports the outcome, and stderr goes to /dev/null so that Python's last flush cannot fail.
+            _discard(sys.stderr)
+
+
+def _discard(stream: Any) -> None:
+    """Point the file descriptor of ``stream`` at /dev/null, if it has one."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _option_name(param: click.Parameter | None) -> str:
@@ -148,8 +162,7 @@ class LogregGroup(click.Group):
         except BrokenPipeError:
             # The reader of stdout went away (for example `| head`): stop quietly, and keep Python
             # from reporting the failed flush of stdout at exit.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            _discard(sys.stdout)
             ctx.exit(141)
 
 

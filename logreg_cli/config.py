@@ -390,7 +390,8 @@ def _check_value(name: str, value: Any, hint: Any, metadata: Any, source: str, d
         named = [t for t in allowed if not (t is int and float in allowed)]  # "a number" covers int too
         expected = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in named)
         fix = f"; the default is {_yaml_value(default)}" if default is not None else ""
-        raise ConfigError(f"{source}: {name} must be {expected}, got {value!r}{fix}")
+        got = _yaml_value(value) if isinstance(value, bool) else repr(value)
+        raise ConfigError(f"{source}: {name} must be {expected}, got {got}{fix}")
     choices = metadata.get("choices") or ()
     if choices and value not in choices:
         shown = ", ".join("null" if c is None else str(c) for c in choices)

@@ -48,7 +48,8 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
     message is clear enough. Relative paths are read from the current folder.
     The test corpus is read only after training, so a missing or empty test
     file raises DataError here, whichever way it was given, rather than after a training run.
-    Logs a warning when ``data.validation`` and ``data.test`` are the same file.
+    Logs a warning when ``data.validation`` is the same file as ``data.test`` or ``data.train``, and when
+    ``trainer.stream_cache`` is set without ``trainer.streaming``.
     """
     for key in ("train", "validation", "test"):
         path = getattr(config.data, key)
@@ -66,11 +67,17 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
         elif key == "test" and Path(path).is_file() and not _has_text(path):
             raise DataError(f"{path}: no documents found; the corpus is empty or has only blank lines, "
                             "so check the path or add labelled documents")
-    validation, test = config.data.validation, config.data.test
+    train, validation, test = config.data.train, config.data.validation, config.data.test
     if validation is not None and test is not None and validation != "-" and _same_file(validation, test):
         logger.warning("data.validation and data.test are the same file (%s): early stopping and the test score "
                        "both use it, so the test score overstates accuracy on new documents; use a separate validation file",
                        test)
+    if validation is not None and train is not None and validation != "-" and _same_file(validation, train):
+        logger.warning("data.validation and data.train are the same file (%s): the validation loss then measures "
+                       "documents the model trains on, so early stopping stops late or not at all; use a separate validation file or "
+                       "leave data.validation unset to hold out part of the training file", train)
+    if config.trainer.stream_cache and not config.trainer.streaming:
+        logger.warning("trainer.stream_cache applies only with trainer.streaming (--stream), so it is ignored")
 
 
 def _same_file(first: str, second: str) -> bool:

@@ -216,6 +216,11 @@ def check_streaming_settings(config: Config) -> None:
         )
     if trainer.tune_threshold and config.data.validation is None:
         raise ConfigError("trainer.tune_threshold with trainer.streaming needs data.validation (or --validation)")
+    chosen = os.environ.get("TMPDIR")
+    if trainer.stream_cache and chosen and not (os.path.isdir(chosen) and os.access(chosen, os.W_OK | os.X_OK)):
+        # tempfile would quietly fall back to /tmp, which may be the small disk that the user meant to avoid.
+        raise ConfigError(f"TMPDIR={chosen} is not a writable folder, so the streaming cache has nowhere to go; "
+                          "set TMPDIR to a writable folder or set trainer.stream_cache: false")
 
 
 def train_streaming(
@@ -274,8 +279,9 @@ def train_streaming(
 
     X_val, y_val = _validation(config, featurizer, labels)
     logger.info(
-        "streaming a %s model: %d documents in %d chunks of up to %d, %d validation documents, %d features, %d labels",
-        kind, n_documents, n_chunks, trainer.chunk_size, X_val.n_rows, featurizer.n_features, len(labels),
+        "streaming a %s model: %s documents in %s of up to %s, %s validation documents, %s features, %d labels",
+        kind, f"{n_documents:,}", _chunks_word(n_chunks), f"{trainer.chunk_size:,}", f"{X_val.n_rows:,}",
+        f"{featurizer.n_features:,}", len(labels),
     )
     if X_val.n_rows == 0:
         logger.warning("streaming without data.validation: no early stopping, the last epoch's weights are kept")
@@ -379,7 +385,11 @@ def _chunk_features(path: str, options: ReadOptions, chunk_size: int, featurizer
         yield X, y
     if cache is not None:
         cache.full = True
-        logger.info("streaming cache: %d chunks, %s bytes in %s", cache.count, f"{cache.bytes:,}", cache.folder)
+        logger.info("streaming cache: %s, %s bytes in %s", _chunks_word(cache.count), f"{cache.bytes:,}", cache.folder)
+
+
+def _chunks_word(count: int) -> str:
+    return f"{count:,} chunk" if count == 1 else f"{count:,} chunks"
 
 
 class ChunkCache:
@@ -436,7 +446,7 @@ class ChunkCache:
         self.bytes += path.stat().st_size
         self.count += 1
         if self.count == 1 or self.count % 10 == 0:
-            logger.debug("streaming cache: %d chunks, %s bytes in %s", self.count, f"{self.bytes:,}", self.folder)
+            logger.debug("streaming cache: %s, %s bytes in %s", _chunks_word(self.count), f"{self.bytes:,}", self.folder)
 
     def chunks(self) -> Iterator[tuple[CSRMatrix, np.ndarray]]:
         """Yield ``(X, y)`` of every chunk written, in order."""

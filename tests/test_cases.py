@@ -902,9 +902,12 @@ def write_long_training_case(folder: Path, extra_tokens: int = 0) -> tuple[Path,
 
 
 def interrupt_training(folder: Path, model: Path, wait_for: str, extra_tokens: int = 0,
-                       stop: signal.Signals = signal.SIGINT) -> tuple[int, float, list[str]]:
+                       stop: signal.Signals = signal.SIGINT, close_stderr: bool = False) -> tuple[int, float, list[str]]:
     """Start training, send ``stop`` once a stderr line contains ``wait_for``, and return the exit code,
     the seconds from the signal to the exit, and the stderr lines written after the signal.
+
+    With ``close_stderr`` the reading end of stderr is closed before the signal, as when Ctrl-C also
+    stops the ``tee`` of ``2>&1 | tee log``, and no lines are returned.
 
     The seconds are returned for debugging only: tests never assert times, and the 30-second wait is a
     guard against a hang."""
@@ -917,9 +920,11 @@ def interrupt_training(folder: Path, model: Path, wait_for: str, extra_tokens: i
                 break
         else:
             pytest.fail(f"training ended before writing {wait_for!r}")
+        if close_stderr:
+            process.stderr.close()
         process.send_signal(stop)
         sent = time.monotonic()
-        after = process.stderr.read().splitlines()
+        after = [] if close_stderr else process.stderr.read().splitlines()
         returncode = process.wait(timeout=30)
         return returncode, time.monotonic() - sent, after
     finally:
@@ -940,6 +945,16 @@ def test_ctrl_c_saves_best_epoch(tmp_path, pipe_model):
     assert re.fullmatch(r"error: interrupted during epoch \d+; saved the weights of epoch \d+ to .*model\.npz",
                         after[0])
     assert file_digest(model) != sentinel
+    assert LogisticModel.load(model).featurizer.n_features > 300
+    assert temporary_files(tmp_path) == []
+
+
+def test_ctrl_c_with_closed_stderr_exits_130(tmp_path):
+    model = tmp_path / "model.npz"
+
+    returncode, seconds, after = interrupt_training(tmp_path, model, "epoch    1  train_loss", close_stderr=True)
+
+    assert returncode == 130
     assert LogisticModel.load(model).featurizer.n_features > 300
     assert temporary_files(tmp_path) == []
 

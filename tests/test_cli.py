@@ -199,6 +199,7 @@ def test_wrong_config_type_error(tmp_path, tiny_corpus):
         ("trainer.method=newton", "trainer.method must be one of"),
         ("trainer", "expected section.key=value"),
         ("featurizer.lowercase=maybe", "featurizer.lowercase must be true or false, got 'maybe'; the default is true"),
+        ("trainer.learning_rate=yes", "trainer.learning_rate must be a number, got true; the default is 4.0"),
         ("featurizer.min_df=few", "featurizer.min_df must be a number, got 'few'; the default is 1"),
         ("featurizer.char_ngrams=3", "featurizer.char_ngrams must be a list or null, got 3"),
     ],
@@ -408,6 +409,19 @@ def test_validation_same_as_test_warns(tmp_path, tiny_corpus):
     result = invoke("train", train, "--validation", test, "--test", test, "-o", tmp_path / "model.npz")
     assert result.exit_code == 0
     assert "data.validation and data.test are the same file" in result.stderr
+
+
+def test_validation_same_as_train_warns(tmp_path, tiny_corpus):
+    train, _ = tiny_corpus
+    result = invoke("train", train, "--validation", train, "-o", tmp_path / "model.npz")
+    assert result.exit_code == 0
+    assert "data.validation and data.train are the same file" in result.stderr
+
+
+def test_stream_cache_without_streaming_warns(tmp_path, tiny_corpus):
+    result = invoke("train", tiny_corpus[0], "-o", tmp_path / "model.npz", "--set", "trainer.stream_cache=true")
+    assert result.exit_code == 0
+    assert "trainer.stream_cache applies only with trainer.streaming" in result.stderr
 
 
 @pytest.mark.parametrize("command", ["run", "sweep"])

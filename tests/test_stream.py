@@ -175,6 +175,13 @@ def test_stream_cache_unwritable_folder_error(corpus, monkeypatch, tmp_path):
         train_from_config(_config(train, validation, "trainer.stream_cache=true"))
 
 
+def test_stream_cache_rejects_bad_tmpdir(corpus, monkeypatch, tmp_path):
+    train, validation, _ = corpus
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match=r"TMPDIR=.*missing is not a writable folder"):
+        train_from_config(_config(train, validation, "trainer.stream_cache=true"))
+
+
 def test_streaming_early_stopping_uses_validation_file(corpus):
     train, validation, _ = corpus
     outcome = train_from_config(_config(train, validation, "trainer.max_epochs=200", "trainer.patience=2"))

@@ -326,7 +326,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), *
             value = text
         _assign(config, section_name, key, value, override_source)
         sources[f"{section_name}.{key}"] = override_source
-        logger.info("override %s.%s = %r", section_name, key, getattr(getattr(config, section_name), key))
+        logger.info("override %s.%s = %s", section_name, key, _yaml_value(getattr(getattr(config, section_name), key)))
     check_featurizer_settings(config.featurizer, sources)
     return config
 
@@ -417,6 +417,8 @@ def _yaml_value(value: Any) -> str:
     """Return ``value`` as it would be written in a config file."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "null"
     return str(value)
 
 

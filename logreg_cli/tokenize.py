@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 
@@ -150,14 +151,20 @@ def _format_ranges(ranges: tuple[tuple[int, int], ...]) -> str:
     return "".join(rf"\u{first:04X}-\u{last:04X}" for first, last in ranges)
 
 
+# "+" after a quantifier makes it possessive, which the re module accepts from Python 3.11 on.
+_POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
+
+
 def _build_default_pattern() -> str:
     marks = _format_ranges(_BMP_COMBINING_MARK_RANGES) + _ASTRAL_MARK_CLASS
     # Characters after the first one of a word: \w, combining marks, the zero
     # width non-joiner and joiner (inside Persian and Indic words), and an
     # apostrophe when a word character follows it. Possessive quantifiers
-    # (*+, Python 3.11+) spare re the bookkeeping for backtracking.
+    # (*+, Python 3.11+) spare re the bookkeeping for backtracking. Nothing
+    # after them could match what they would give back, so plain greedy
+    # quantifiers find the same tokens on Python 3.10.
     word_char = rf"[{_LATIN_WORD_CLASS}\w\u200C\u200D{marks}]"
-    word_rest = rf"{word_char}*+(?:['\u2019]\w{word_char}*+)*+"
+    word_rest = rf"{word_char}*{_POSSESSIVE}(?:['\u2019]\w{word_char}*{_POSSESSIVE})*{_POSSESSIVE}"
 
     emoji_start = _EMOJI_BASE_CLASS + _REGIONAL_INDICATOR_CLASS
     emoji_joined = rf"(?:\u200D[{emoji_start}][{_EMOJI_MODIFIER_CLASS}]*)*"
@@ -179,7 +186,7 @@ def _build_default_pattern() -> str:
         # every token.
         # NOTE: a number whose second character is a non-ASCII digit therefore
         # splits at the separator ("१२.५" -> "१२", "५"), while "१.५" stays whole.
-        r"[0-9.,](?<=\d[0-9.,])(?:(?<=\d)\d*+[.,]|(?<=[.,]))\d++(?:[.,]\d++)*+",
+        rf"[0-9.,](?<=\d[0-9.,])(?:(?<=\d)\d*{_POSSESSIVE}[.,]|(?<=[.,]))\d+{_POSSESSIVE}(?:[.,]\d+{_POSSESSIVE})*{_POSSESSIVE}",
         # A word that continues with a word character. \B matches between two
         # word characters, and also between an emoji and a character that is
         # not a word character, where the class after it fails.

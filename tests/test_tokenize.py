@@ -346,3 +346,42 @@ def test_default_tokens_are_substrings_in_order(text):
         assert found >= 0, (token, prepared)
         assert not any(character.isspace() for character in token)
         position = found + len(token)
+
+
+def default_and_greedy_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """Compile the default pattern with possessive quantifiers (as on Python 3.11+) and with greedy ones (3.10)."""
+    saved = tokenize_module._POSSESSIVE
+    try:
+        tokenize_module._POSSESSIVE = "+"
+        default = re.compile(tokenize_module._build_default_pattern())
+        tokenize_module._POSSESSIVE = ""
+        greedy = re.compile(tokenize_module._build_default_pattern())
+    finally:
+        tokenize_module._POSSESSIVE = saved
+    return default, greedy
+
+
+DEFAULT_PATTERN, GREEDY_PATTERN = default_and_greedy_patterns() if sys.version_info >= (3, 11) else (None, None)
+needs_possessive = pytest.mark.skipif(sys.version_info < (3, 11), reason="possessive quantifiers need Python 3.11")
+
+GREEDY_CASES = [
+    "1,234.56 and 1.2. or .5, 12,, 3.4.5,6 ١٢٣.٤",
+    "l'homme n'est pas l’ami d'aujourd'hui's'",
+    "https://example.com/a.b?c=1, www.Example.org. c++ c# abc++ x#",
+    "naïve café coöperate क्षत्रिय فارسی‌زبان 🇫🇷 👍🏽 👨‍👩‍👧",
+    "o'''neil ''quoted'' don’t rock'n'roll 9'6\" 1990's",
+]
+
+
+@needs_possessive
+@pytest.mark.parametrize("text", GREEDY_CASES)
+def test_greedy_pattern_same_tokens(text):
+    assert GREEDY_PATTERN.findall(text) == DEFAULT_PATTERN.findall(text)
+    assert DEFAULT_PATTERN.findall(text)
+
+
+@needs_possessive
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab1.,'’ é\u0301\u200d👍🏽#+:/w")), max_size=40))
+def test_greedy_pattern_same_generated_tokens(text):
+    assert GREEDY_PATTERN.findall(text) == DEFAULT_PATTERN.findall(text)

@@ -345,8 +345,6 @@ def train(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...
         config.data.test = test_path
     given = [key for key, value in (("train", input_path), ("validation", validation_path), ("test", test_path)) if value]
     check_config_data_paths(config, config_path, given=given)
-    if output is not None:
-        check_output_path(output)
     resume = LogisticModel.load(resume_path) if resume_path is not None else None
 
     def report_epoch(record: EpochRecord) -> None:

@@ -57,9 +57,10 @@ def _chunks(documents: Sequence[str]) -> list[Sequence[str]]:
     among the threads, so that a validation file of 2,500 documents takes two
     slices of 1,250 rather than 2,048 and 452.
     """
+    threads = thread_count()
     size = TRANSFORM_CHUNK
-    if len(documents) < TRANSFORM_CHUNK * thread_count():
-        size = max(-(-len(documents) // thread_count()), 1)
+    if len(documents) < TRANSFORM_CHUNK * threads:
+        size = max(-(-len(documents) // threads), 1)
     return [documents[start : start + size] for start in range(0, max(len(documents), 1), size)]
 
 

@@ -68,11 +68,11 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
             raise DataError(f"{path}: no documents found; the corpus is empty or has only blank lines, "
                             "so check the path or add labelled documents")
     train, validation, test = config.data.train, config.data.validation, config.data.test
-    if validation is not None and test is not None and validation != "-" and _same_file(validation, test):
+    if _same_file(validation, test):
         logger.warning("data.validation and data.test are the same file (%s): early stopping and the test score "
                        "both use it, so the test score overstates accuracy on new documents; use a separate validation file",
                        test)
-    if validation is not None and train is not None and validation != "-" and _same_file(validation, train):
+    if _same_file(validation, train):
         logger.warning("data.validation and data.train are the same file (%s): the validation loss then measures "
                        "documents the model trains on, so early stopping stops late or not at all; use a separate validation file or "
                        "leave data.validation unset to hold out part of the training file", train)
@@ -80,7 +80,10 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
         logger.warning("trainer.stream_cache applies only with trainer.streaming (--stream), so it is ignored")
 
 
-def _same_file(first: str, second: str) -> bool:
+def _same_file(first: str | None, second: str | None) -> bool:
+    """Tell whether two paths name one existing file; None and "-" (stdin) name none."""
+    if first in (None, "-") or second in (None, "-"):
+        return False
     try:
         return os.path.samefile(first, second)
     except OSError:

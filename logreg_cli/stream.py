@@ -36,7 +36,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -286,8 +286,7 @@ def train_streaming(
     if X_val.n_rows == 0:
         logger.warning("streaming without data.validation: no early stopping, the last epoch's weights are kept")
 
-    with ExitStack() as stack:
-        cache = stack.enter_context(ChunkCache()) if trainer.stream_cache else None
+    with ChunkCache() if trainer.stream_cache else nullcontext() as cache:
         result = _run_epochs(weights, train_path, options, labels, featurizer, trainer, X_val, y_val, class_weights,
                              n_chunks=n_chunks, show_progress=show_progress, on_epoch=on_epoch, cache=cache)
     model = LogisticModel(labels, result.weights, featurizer, config.to_dict(), result.summary(),
@@ -374,8 +373,6 @@ def _chunk_features(path: str, options: ReadOptions, chunk_size: int, featurizer
     if cache is not None and cache.full:
         yield from cache.chunks()
         return
-    if cache is not None:
-        cache.clear()  # a pass that stopped part of the way through left only some chunks
     for chunk in iter_chunks(path, options, chunk_size):
         X = featurizer.transform(chunk.documents)
         y = label_indices(chunk.labels, labels, source=path)
@@ -425,10 +422,6 @@ class ChunkCache:
     def folder(self) -> Path:
         assert self._folder is not None, "ChunkCache is used outside its with block"
         return Path(self._folder.name)
-
-    def clear(self) -> None:
-        """Forget the chunks written so far; the next :meth:`add` starts a new pass."""
-        self.count, self.bytes, self.full = 0, 0, False
 
     def add(self, X: CSRMatrix, y: np.ndarray) -> None:
         """Write the next chunk's features and labels."""

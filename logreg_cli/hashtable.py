@@ -34,7 +34,7 @@ def factorize(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    ids : ndarray of int64, shape (n,)
+    numbers : ndarray of int64, shape (n,)
         The number of each hash: 0 for the first distinct value, 1 for the next one, ...
     firsts : ndarray of int64
         The position in ``hashes`` of each number's first appearance, ascending.

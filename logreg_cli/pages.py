@@ -23,7 +23,7 @@ ENVIRONMENT_VARIABLE = "NUMPY_MADVISE_HUGEPAGE"
 
 
 def prefer_small_pages() -> bool:
-    """Stop NumPy from asking for huge pages, unless ``NUMPY_MADVISE_HUGEPAGE`` is set.
+    """Stop NumPy from requesting huge pages, unless ``NUMPY_MADVISE_HUGEPAGE`` is set.
 
     Returns True when the setting changed. NumPy exposes the switch only as a
     private function, so a NumPy without it is left as it is.

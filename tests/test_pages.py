@@ -1,4 +1,4 @@
-"""The logreg commands stop NumPy from asking for huge pages, unless the user chose."""
+"""The logreg commands stop NumPy from requesting huge pages, unless the user set NUMPY_MADVISE_HUGEPAGE."""
 
 from __future__ import annotations
 

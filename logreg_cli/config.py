@@ -204,7 +204,9 @@ class TrainerConfig:
     batch_size: int = _key(32, "documents per step for the methods minibatch, adagrad and adam", minimum=1)
     max_epochs: int = _key(100, "upper bound on passes over the training corpus", minimum=1)
     l2: float = _key(0.0, "L2 strength: the loss adds l2 * (sum of squared weights), bias excluded; 0 disables", minimum=0.0)
-    tolerance: float = _key(1e-8, "stop when the squared norm of the full gradient falls below this after an epoch; 0 disables", minimum=0.0)
+    tolerance: float = _key(1e-8, "stop when the squared norm of the full gradient falls below this after an epoch; 0 disables the "
+                            "test, and adagrad and adam then skip the pass that measures it and log the progressive training loss",
+                            minimum=0.0)
     patience: int = _key(3, "stop after this many epochs without a lower validation loss; 0 disables early stopping", minimum=0)
     min_delta: float = _key(0.0, "smallest decrease of the validation loss that counts as an improvement", minimum=0.0)
     validation_fraction: float = _key(0.1, "share of the training corpus held out for early stopping when data.validation is null; 0 holds out nothing",

@@ -108,8 +108,12 @@ def cross_entropy_and_gradient(weights: np.ndarray, X: CSRMatrix, y: np.ndarray,
 
 def mean_loss(weights: np.ndarray, X: CSRMatrix, y: np.ndarray, sample_weights: np.ndarray | None = None) -> float:
     """Return the mean cross-entropy (without the penalty) of ``weights`` on ``X``, weighted as in :func:`loss_and_gradient`."""
-    logits = X.dot(weights)
-    per_document = binary_cross_entropy(logits, y) if weights.ndim == 1 else softmax_cross_entropy(logits, y)
+    return mean_loss_of_logits(X.dot(weights), y, sample_weights)
+
+
+def mean_loss_of_logits(logits: np.ndarray, y: np.ndarray, sample_weights: np.ndarray | None = None) -> float:
+    """Return the mean cross-entropy of ``logits`` (one column for a binary model, one per label otherwise)."""
+    per_document = binary_cross_entropy(logits, y) if logits.ndim == 1 else softmax_cross_entropy(logits, y)
     if sample_weights is not None:
         per_document = per_document * sample_weights
     return float(per_document.mean())

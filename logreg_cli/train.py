@@ -22,8 +22,9 @@ from tqdm import tqdm
 
 from logreg_cli.config import TrainerConfig
 from logreg_cli.errors import ConfigError, TrainingError
-from logreg_cli.losses import cross_entropy_and_gradient, l2_penalty, loss_and_gradient, mean_loss, sigmoid, softmax
-from logreg_cli.optimizers import METHODS as OPTIMIZER_METHODS, make_optimizer, scheduled
+from logreg_cli.losses import (cross_entropy_and_gradient, l2_penalty, loss_and_gradient, mean_loss_of_logits, sigmoid,
+                               softmax)
+from logreg_cli.optimizers import METHODS as OPTIMIZER_METHODS, AdaptiveOptimizer, make_optimizer, scheduled
 from logreg_cli.sparse import CSRMatrix
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,14 @@ def train(
 
     def run_pass(weights: np.ndarray, epoch: int, epoch_settings: TrainerConfig) -> EpochPass:
         # Shuffle, then walk through the corpus one batch per step, at this epoch's learning rate.
+        if isinstance(optimizer, AdaptiveOptimizer) and settings.tolerance == 0:
+            # Without the gradient-norm test the full pass is not needed: report the progressive loss,
+            # each batch's loss measured just before its step, as streaming does.
+            optimizer.learning_rate = epoch_settings.learning_rate
+            working = optimizer.begin(weights)
+            loss_sum = optimizer.take_steps(working, X, y, rng=rng, sample_weights=sample_weights,
+                                            show_progress=show_progress, epoch=epoch)
+            return EpochPass(optimizer.finish(working), loss_sum / max(X.n_rows, 1), float("nan"))
         if optimizer is not None:
             optimizer.learning_rate = epoch_settings.learning_rate
             weights = optimizer.run_epoch(weights, X, y, rng=rng, sample_weights=sample_weights,
@@ -182,13 +191,15 @@ def run_epochs(
             measured = run_pass(weights, epoch, epoch_settings)
             weights = measured.weights
             objective = measured.train_loss + l2_penalty(weights, settings.l2)
+            val_loss, val_accuracy = (_validation_measures(weights, X_val, y_val, val_sample_weights) if use_validation
+                                      else (None, None))
             record = EpochRecord(
                 epoch=epoch,
                 train_loss=measured.train_loss,
                 objective=objective,
                 gradient_norm_sq=measured.gradient_norm_sq,
-                val_loss=mean_loss(weights, X_val, y_val, val_sample_weights) if use_validation else None,
-                val_accuracy=_accuracy(weights, X_val, y_val) if use_validation else None,
+                val_loss=val_loss,
+                val_accuracy=val_accuracy,
                 learning_rate=epoch_settings.learning_rate,
                 seconds=time.perf_counter() - started,
             )
@@ -338,10 +349,12 @@ def minibatch_epoch(
     return weights
 
 
-def _accuracy(weights: np.ndarray, X: CSRMatrix, y: np.ndarray) -> float:
+def _validation_measures(weights: np.ndarray, X: CSRMatrix, y: np.ndarray,
+                         sample_weights: np.ndarray | None) -> tuple[float, float]:
+    """Return the mean loss and the accuracy of ``weights`` on a validation corpus, from one product."""
     logits = X.dot(weights)
     predicted = (logits > 0).astype(np.int64) if weights.ndim == 1 else np.argmax(logits, axis=1)
-    return float(np.mean(predicted == y))
+    return mean_loss_of_logits(logits, y, sample_weights), float(np.mean(predicted == y))
 
 
 def _check_divergence(weights: np.ndarray, record: EpochRecord, settings: TrainerConfig) -> None:

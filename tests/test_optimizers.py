@@ -5,7 +5,7 @@ import pytest
 
 from logreg_cli.config import TrainerConfig, load_config
 from logreg_cli.losses import loss_and_gradient
-from logreg_cli.optimizers import EPSILON, LBFGS, AdaptiveOptimizer
+from logreg_cli.optimizers import EPSILON, LBFGS, AdaptiveOptimizer, put_rows, take_rows
 from logreg_cli.train import initial_weights, train
 from test_train import _problem as train_problem, centred, sklearn_weights
 
@@ -99,7 +99,13 @@ def _dense_adagrad_epoch(weights, dense, y, settings, order):
     dense, y = dense[order], y[order]
     for start in range(0, len(y), settings.batch_size):
         batch, batch_y = dense[start : start + settings.batch_size], y[start : start + settings.batch_size]
-        errors = 1.0 / (1.0 + np.exp(-(batch @ weights))) - batch_y
+        if weights.ndim == 1:
+            errors = 1.0 / (1.0 + np.exp(-(batch @ weights))) - batch_y
+        else:
+            logits = batch @ weights
+            errors = np.exp(logits - logits.max(axis=1, keepdims=True))
+            errors /= errors.sum(axis=1, keepdims=True)
+            errors[np.arange(len(batch_y)), batch_y] -= 1.0
         gradient = batch.T @ errors / len(batch_y)
         squares += gradient**2
         rates = settings.learning_rate / (np.sqrt(squares) + EPSILON)
@@ -108,11 +114,13 @@ def _dense_adagrad_epoch(weights, dense, y, settings, order):
     return weights
 
 
-def test_adagrad_lazy_l2_equals_dense_steps():
+@pytest.mark.parametrize("n_labels", [2, 3])
+def test_adagrad_lazy_l2_equals_dense_steps(n_labels):
     # Sparse documents, so that most batches miss most features and the lazy shrinking matters.
-    dense, X, y = _problem(7, n_documents=64, n_features=30, density=0.08)
+    dense, X, y = _problem(7, n_documents=64, n_features=30, n_labels=n_labels, density=0.08)
     settings = _settings(method="adagrad", learning_rate=0.5, batch_size=4, l2=0.05)
-    start = np.random.default_rng(0).normal(size=X.n_columns)
+    shape = (X.n_columns,) if n_labels == 2 else (X.n_columns, n_labels)
+    start = np.random.default_rng(0).normal(size=shape)
     optimizer = AdaptiveOptimizer(settings, start.shape)
     lazy = optimizer.run_epoch(start, X, y, rng=np.random.default_rng(3))
     order = np.random.default_rng(3).permutation(X.n_rows)
@@ -158,3 +166,41 @@ def test_schedule_reaches_adaptive_optimizer():
     assert decayed.history[0].learning_rate == 0.5
     assert decayed.history[2].learning_rate == pytest.approx(0.5 / np.sqrt(3))
     assert not np.array_equal(constant.weights, decayed.weights)
+
+
+@pytest.mark.parametrize("shape", [(50,), (50, 1), (50, 7)])
+def test_take_and_put_rows_equal_fancy_indexing(shape):
+    rng = np.random.default_rng(5)
+    array = rng.normal(size=shape)
+    rows = rng.permutation(50)[:20]
+    assert np.array_equal(take_rows(array, rows), array[rows])
+    values = rng.normal(size=(20,) + shape[1:])
+    expected = array.copy()
+    expected[rows] = values
+    put_rows(array, rows, values)
+    assert np.array_equal(array, expected)
+
+
+def test_put_rows_takes_a_transposed_view():
+    array = np.zeros((6, 3))
+    values = np.arange(6.0).reshape(3, 2).T  # not C-contiguous
+    put_rows(array, np.array([4, 1]), values)
+    assert np.array_equal(array[[4, 1]], values)
+    assert np.count_nonzero(array) == 5
+
+
+@pytest.mark.parametrize("method, n_labels", [("adagrad", 2), ("adam", 3)])
+def test_zero_tolerance_skips_the_full_pass_with_the_same_steps(method, n_labels):
+    _, X, y = _problem(9, n_labels=n_labels)
+    kind = "binary" if n_labels == 2 else "softmax"
+    measured = train(X, y, initial_weights(X.n_columns, n_labels, kind),
+                     _settings(method=method, max_epochs=4, tolerance=1e-300))
+    skipped = train(X, y, initial_weights(X.n_columns, n_labels, kind),
+                    _settings(method=method, max_epochs=4, tolerance=0.0))
+    assert np.array_equal(skipped.weights, measured.weights)
+    assert all(np.isnan(record.gradient_norm_sq) for record in skipped.history)
+    assert all(record.gradient_norm_sq > 0 for record in measured.history)
+    # The progressive loss of epoch 1 starts from zero weights, so it is above the loss measured after the epoch.
+    assert skipped.history[0].train_loss > measured.history[0].train_loss
+    first_batch_loss = np.log(n_labels)  # uniform probabilities at zero weights
+    assert skipped.history[0].train_loss < first_batch_loss

@@ -58,6 +58,8 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def l2_penalty(weights: np.ndarray, l2: float) -> float:
     """Return ``l2 * sum of squared weights``, leaving out row 0 (the bias feature)."""
+    if l2 == 0.0:
+        return 0.0  # without squaring millions of hashed weights
     return float(l2 * np.sum(weights[1:] ** 2))
 
 

@@ -172,7 +172,8 @@ class AdaptiveOptimizer:
 
     def bring_up_to_date(self, working: np.ndarray, features: np.ndarray | None = None) -> None:
         """Apply the pending L2 shrinking to ``features`` of ``working`` (all by default), in place."""
-        self._catch_up(working, np.arange(working.shape[0]) if features is None else features)
+        if self.l2 > 0.0:
+            self._catch_up(working, np.arange(working.shape[0]) if features is None else features)
 
     def _rate_scale(self) -> float:
         """Return the step size before the per-weight scaling, for the step about to be taken."""

@@ -742,7 +742,8 @@ def test_fit_in_groups_equals_fit_at_once(monkeypatch, stop_file, overrides):
 
 def test_chunks_split_small_inputs_evenly(monkeypatch):
     monkeypatch.setenv("LOGREG_THREADS", "2")
-    assert [len(chunk) for chunk in featurize_module._chunks(["text"] * 2500)] == [1250, 1250]
-    assert [len(chunk) for chunk in featurize_module._chunks(["text"] * 5000)] == [2048, 2048, 904]
+    assert featurize_module.TRANSFORM_CHUNK == 512
+    assert [len(chunk) for chunk in featurize_module._chunks(["text"] * 800)] == [400, 400]
+    assert [len(chunk) for chunk in featurize_module._chunks(["text"] * 1500)] == [512, 512, 476]
     assert [len(chunk) for chunk in featurize_module._chunks(["text"])] == [1]
     assert [len(chunk) for chunk in featurize_module._chunks([])] == [0]

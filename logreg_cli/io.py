@@ -120,6 +120,11 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], *, compress: bo
         (np.savez_compressed if compress else np.savez)(stream, **arrays)
 
 
+def rewrite_hint(what: str) -> str:
+    """Return the fix for a damaged ``what`` ("model file" or "features file"): the command that writes one."""
+    return f"write it again with logreg {'featurize' if what.startswith('features') else 'train'}"
+
+
 def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file, refusing pickled content.
 
@@ -136,22 +141,22 @@ def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict
         pickle or lacks a required array.
     """
     path = Path(path)
+    rewrite = rewrite_hint(what)
     if not path.exists():
         raise ModelFileError(f"{path}: {what} not found; check the path")
     if path.is_dir():
         raise ModelFileError(f"{path}: is a folder, expected a {what} (.npz)")
     if path.stat().st_size == 0:
-        raise ModelFileError(f"{path}: the file is empty, so it is not a {what}; check the path, "
-                             "or write the file again with logreg")
+        raise ModelFileError(f"{path}: the file is empty, so it is not a {what}; check the path, or {rewrite}")
     with open(path, "rb") as stream:
         signature = stream.read(len(_NPY_SIGNATURE))
     if signature.startswith(_NPY_SIGNATURE):
-        raise ModelFileError(f"{path}: not a {what}: it is a single .npy array, not an .npz archive")
+        raise ModelFileError(f"{path}: not a {what}: it is a single .npy array, not an .npz archive; {rewrite}")
     if not signature.startswith(ZIP_SIGNATURE):
         # Without this check np.load would try to unpickle the file and report pickled data.
         raise ModelFileError(
             f"{path}: not a {what}: the file is not an .npz archive (it does not start with the zip "
-            "signature); pass a file written by logreg"
+            f"signature); check the path, or {rewrite}"
         )
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -160,15 +165,15 @@ def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict
         if "pickle" in str(error):
             raise ModelFileError(
                 f"{path}: the {what} contains pickled objects, which are never loaded because they can run code; "
-                "write it again with this tool"
+                f"{rewrite}"
             ) from None
-        raise ModelFileError(f"{path}: not a valid {what} ({error}); write it again with this tool") from None
+        raise ModelFileError(f"{path}: not a valid {what} ({error}); {rewrite}") from None
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         raise ModelFileError(f"{path}: not a valid {what}: the file is truncated or damaged ({error}); "
-                             "write it again with this tool") from None
+                             f"{rewrite}") from None
     missing = [name for name in required if name not in arrays]
     if missing:
-        raise ModelFileError(f"{path}: not a valid {what}: missing {', '.join(missing)}; write it again with this tool")
+        raise ModelFileError(f"{path}: not a valid {what}: missing {', '.join(missing)}; {rewrite}")
     return arrays
 
 

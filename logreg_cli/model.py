@@ -19,7 +19,8 @@ import numpy as np
 from logreg_cli.errors import ModelFileError
 from logreg_cli.featurize import Featurizer
 from logreg_cli.io import (
-    ZIP_SIGNATURE, array_to_json, arrays_to_strings, json_to_array, load_arrays, save_arrays, strings_to_arrays,
+    ZIP_SIGNATURE, array_to_json, arrays_to_strings, json_to_array, load_arrays, rewrite_hint, save_arrays,
+    strings_to_arrays,
 )
 from logreg_cli.losses import sigmoid, softmax
 from logreg_cli.sparse import CSRMatrix
@@ -124,7 +125,7 @@ class LogisticModel:
         ModelFileError
             When the file is missing, damaged, of another kind or format version.
         """
-        return _load_checked(path, "model", MODEL_KEYS, cls._from_arrays, writer="train")
+        return _load_checked(path, "model", MODEL_KEYS, cls._from_arrays)
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> LogisticModel:
@@ -147,27 +148,30 @@ class LogisticModel:
             threshold = float(arrays["threshold"][()])
             if weights.ndim != 1 or not 0.0 <= threshold <= 1.0:
                 raise ModelFileError(f"{source}: invalid threshold {threshold!r}; a binary model's threshold lies in [0, 1]")
-        hashes = _document_hashes(arrays, "train_document_hashes", source, n_rows=None)
+        hashes = _document_hashes(arrays, "train_document_hashes", source, n_rows=None, what="model file")
         return cls(labels, weights, featurizer, config, training, threshold, hashes)
 
 
 def _numeric_array(array: np.ndarray, name: str, source: str, what: str) -> np.ndarray:
     """Return ``array`` as float64, or raise ModelFileError when it is not numbers or not finite."""
     if array.dtype.kind not in "fiu":
-        raise ModelFileError(f"{source}: not a valid {what}: {name} has dtype {array.dtype}, expected numbers")
+        raise ModelFileError(f"{source}: not a valid {what}: {name} has dtype {array.dtype}, expected numbers; "
+                             f"{rewrite_hint(what)}")
     values = array.astype(np.float64)
     if not np.isfinite(values).all():
-        raise ModelFileError(f"{source}: {name} contain NaN or infinite values; the file is damaged, write it again")
+        raise ModelFileError(f"{source}: {name} contain NaN or infinite values; the file is damaged, so "
+                             f"{rewrite_hint(what)}")
     return values
 
 
-def _document_hashes(arrays: dict[str, np.ndarray], key: str, source: str, *, n_rows: int | None) -> np.ndarray | None:
+def _document_hashes(arrays: dict[str, np.ndarray], key: str, source: str, *, n_rows: int | None,
+                     what: str) -> np.ndarray | None:
     if key not in arrays:
         return None
     hashes = arrays[key]
     if hashes.dtype != np.uint64 or hashes.ndim != 2 or hashes.shape[1] != 2 or (n_rows is not None and hashes.shape[0] != n_rows):
         raise ModelFileError(f"{source}: {key} has dtype {hashes.dtype} and shape {hashes.shape}, expected uint64 "
-                             "of shape (n, 2); the file is damaged, write it again")
+                             f"of shape (n, 2); the file is damaged, so {rewrite_hint(what)}")
     return hashes
 
 
@@ -177,7 +181,7 @@ def load_file_of_kind(path: str | Path, kind: str, keys: tuple[str, ...]) -> dic
     check_file_kind(arrays, kind, str(path))
     missing = [key for key in keys if key not in arrays]
     if missing:
-        raise ModelFileError(f"{path}: not a valid {kind} file: missing {', '.join(missing)}")
+        raise ModelFileError(f"{path}: not a valid {kind} file: missing {', '.join(missing)}; {rewrite_hint(kind)}")
     return arrays
 
 
@@ -196,7 +200,7 @@ def check_file_kind(arrays: dict[str, np.ndarray], expected: str, source: str) -
     if version != FORMAT_VERSION:
         raise ModelFileError(
             f"{source}: format version {version} is not supported (this logreg-cli reads version {FORMAT_VERSION}); "
-            "write the file again with this version"
+            f"{rewrite_hint(expected)} of this version"
         )
 
 
@@ -232,7 +236,7 @@ class FeaturesFile:
 
     @classmethod
     def load(cls, path: str | Path) -> FeaturesFile:
-        return _load_checked(path, "features", FEATURES_KEYS, cls._from_arrays, writer="featurize")
+        return _load_checked(path, "features", FEATURES_KEYS, cls._from_arrays)
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> FeaturesFile:
@@ -247,12 +251,12 @@ class FeaturesFile:
             raise ModelFileError(f"{source}: label indices outside 0..{len(labels) - 1}; the file is damaged")
         if str(arrays["featurizer_fingerprint"][()]) != featurizer.fingerprint():
             raise ModelFileError(f"{source}: the featurizer fingerprint does not match the stored vocabulary; the file is damaged")
-        hashes = _document_hashes(arrays, "document_hashes", source, n_rows=X.n_rows)
+        hashes = _document_hashes(arrays, "document_hashes", source, n_rows=X.n_rows, what="features file")
         return cls(X, y, labels, featurizer, hashes)
 
 
 def _load_checked(path: str | Path, kind: str, keys: tuple[str, ...],
-                  build: Callable[[dict[str, np.ndarray], str], Loaded], *, writer: str) -> Loaded:
+                  build: Callable[[dict[str, np.ndarray], str], Loaded]) -> Loaded:
     """Read a file of ``kind`` ("model" or "features") and build its object with ``build(arrays, source)``.
 
     A file that unzips can still contain arrays of the wrong type or shape,
@@ -263,7 +267,7 @@ def _load_checked(path: str | Path, kind: str, keys: tuple[str, ...],
     try:
         return build(arrays, source)
     except (ValueError, TypeError, KeyError, IndexError) as error:
-        raise ModelFileError(f"{source}: not a valid {kind} file ({error}); write it again with logreg {writer}") from None
+        raise ModelFileError(f"{source}: not a valid {kind} file ({error}); {rewrite_hint(kind)}") from None
 
 
 def _check_csr_arrays(arrays: dict[str, np.ndarray], source: str) -> None:

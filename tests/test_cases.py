@@ -1061,6 +1061,7 @@ def test_damaged_model_file_rejected(tmp_path, pipe_model, kind):
     assert result.stdout == ""
     assert result.stderr.startswith(f"error: {damaged}: ")
     assert DAMAGES[kind] in result.stderr
+    assert "write it again with logreg train" in result.stderr
     assert result.stderr.count("\n") == 1
 
 
@@ -1083,6 +1084,7 @@ def test_damaged_features_file_rejected(tmp_path, pipe_model, kind):
         assert result.exit_code == 1
         assert result.stderr.startswith(f"error: {damaged}: ")
         assert "features file" in result.stderr or "format version" in result.stderr
+        assert "write it again with logreg featurize" in result.stderr
 
 
 def test_features_file_with_bad_indices_rejected(tmp_path, pipe_model):

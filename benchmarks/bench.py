@@ -5,9 +5,16 @@ One run measures, on ``<data-dir>/<corpus>/{train,test}.tsv``:
 - floor: read the file and run one ``re.findall(r"\\w+", text.lower())`` over
   it. No pure-Python tokenizer does less work. It is timed on the training
   file and on the test file.
-- ours: read, featurize (fit the featurizer on the training part, transform
-  the validation part), train, and predict (read, featurize and predict the
-  test file), with the config given by ``--config`` and ``--set``.
+- ours: read, featurize (hash every document for the overlap check of
+  ``logreg eval``, as ``logreg train`` does, fit the featurizer on the
+  training part, transform the validation part), train, and predict (read,
+  featurize and predict the test file, as ``logreg predict`` does, without
+  the overlap check), with the config given by ``--config`` and ``--set``. With
+  ``trainer.streaming=true`` the training part (shuffled) and the validation
+  part are first written to two files in a temporary folder, as a user of
+  ``logreg train --stream`` prepares them, outside any stage; the train stage
+  then reads, featurizes and trains from those files, so its read and
+  featurize stages show 0.
 - sklearn: ``CountVectorizer()`` and ``LogisticRegression(max_iter=1000)``,
   both with their default settings otherwise.
 - vw: Vowpal Wabbit on the tokens of ``re.findall(r"\\w+", text.lower())``
@@ -171,25 +178,80 @@ def run_floor(train_path: str, test_path: str) -> dict:
     return {"stages": clock.stages, "tokens": counts, "peak_resets": clock.peak_resets}
 
 
-def run_ours(train_path: str, test_path: str, config_path: str | None, overrides: list[str]) -> dict:
+def write_streaming_split(train_path: Path, config_path: str | None, overrides: list[str], folder: Path) -> tuple[str, str]:
+    """Write the training part, shuffled, and the validation part of ``train_path`` as two TSV files in ``folder``.
+
+    The validation rows are those that the in-memory run holds out
+    (``trainer.validation_fraction`` and ``trainer.seed``).
+    """
     import numpy as np
 
     from logreg_cli.config import load_config
+    from logreg_cli.pipeline import split_validation
+
+    trainer = load_config(config_path, overrides).trainer
+    labels, documents = read_tsv(train_path)
+    names = sorted(set(labels))
+    y = np.array([names.index(label) for label in labels])
+    train_rows, val_rows = split_validation(y, trainer.validation_fraction, trainer.seed)
+    train_rows = np.random.default_rng(trainer.seed).permutation(train_rows)
+    paths = (folder / "train.tsv", folder / "validation.tsv")
+    for path, rows in zip(paths, (train_rows, val_rows)):
+        path.write_text("".join(f"{labels[i]}\t{documents[i]}\n" for i in rows), encoding="utf-8")
+    return str(paths[0]), str(paths[1])
+
+
+def run_ours(train_path: str, test_path: str, config_path: str | None, overrides: list[str],
+             streaming_split: tuple[str, str] | None = None) -> dict:
+    import numpy as np
+
+    from logreg_cli.config import load_config
+    from logreg_cli.data import document_hashes
     from logreg_cli.featurize import Featurizer
     from logreg_cli.model import LogisticModel
     from logreg_cli.pipeline import label_indices, predict_file, read_training_corpus, split_validation
     from logreg_cli.pages import prefer_small_pages
+    from logreg_cli.stream import train_streaming
     from logreg_cli.train import initial_weights, train
 
     prefer_small_pages()  # as the logreg commands do
     config = load_config(config_path, overrides)
     config.data.train, config.data.validation, config.data.test = train_path, None, test_path
+    if config.trainer.streaming:
+        assert streaming_split is not None, "main writes the split files for streaming runs"
+        config.data.train, config.data.validation = streaming_split
+        clock = StageClock()
+        with clock.stage("read"):
+            pass
+        with clock.stage("featurize"):
+            pass
+        with clock.stage("train"):
+            outcome = train_streaming(config)
+        # Predict as logreg predict does, without the overlap check of logreg eval, as the in-memory run does.
+        outcome.model.train_document_hashes = None
+        with clock.stage("predict"):
+            predictions = predict_file(outcome.model, test_path, config, labelled=True)
+        result = outcome.result
+        return {
+            "stages": clock.stages,
+            "scores": scores(predictions.true_labels, [outcome.model.labels[i] for i in predictions.predicted]),
+            "n_train": outcome.n_train + outcome.n_validation,
+            "n_test": len(predictions.predicted),
+            "n_features": outcome.model.featurizer.n_features,
+            "nnz": None,  # the chunks' matrices are not kept
+            "epochs": len(result.history),
+            "best_epoch": result.best_epoch,
+            "stop_reason": result.stop_reason,
+            "peak_resets": clock.peak_resets,
+        }
     clock = StageClock()
 
     # The same steps as pipeline.train_from_config, one stage at a time.
     with clock.stage("read"):
         corpus = read_training_corpus(train_path, config)
     with clock.stage("featurize"):
+        # logreg train keeps a hash of every training document for the overlap check of logreg eval.
+        document_hashes(corpus.documents)
         labels = sorted(set(corpus.labels))
         y_all = label_indices(corpus.labels, labels, source=train_path)
         fraction = config.trainer.validation_fraction
@@ -428,6 +490,12 @@ def machine_description() -> dict[str, str]:
     return description
 
 
+def _streams(config_path: str | None, overrides: list[str]) -> bool:
+    from logreg_cli.config import load_config
+
+    return load_config(config_path, overrides).trainer.streaming
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", required=True, help=f"folder name under --data-dir, one of {', '.join(CORPORA)}")
@@ -455,15 +523,23 @@ def main() -> None:
     if config_path is None and (repository / "configs" / f"{arguments.corpus}.yaml").is_file():
         config_path = str(repository / "configs" / f"{arguments.corpus}.yaml")
 
+    ours_overrides = {
+        "ours": arguments.overrides,
+        **{
+            f"ours:{variant.partition(':')[0]}": arguments.overrides + [item for item in variant.partition(":")[2].split(",") if item]
+            for variant in arguments.variant
+        },
+    }
+    # Streaming runs read their training and validation parts from files, written once here.
+    scratch = tempfile.TemporaryDirectory(prefix="logreg-bench-")
+    streaming_split = None
+    if any(_streams(config_path, overrides) for overrides in ours_overrides.values()):
+        streaming_split = write_streaming_split(train_path, config_path, arguments.overrides, Path(scratch.name))
     jobs: dict[str, tuple[Callable[..., dict], dict]] = {
         "floor": (run_floor, {}),
-        "ours": (run_ours, {"config_path": config_path, "overrides": arguments.overrides}),
         **{
-            f"ours:{variant.partition(':')[0]}": (run_ours, {
-                "config_path": config_path,
-                "overrides": arguments.overrides + [item for item in variant.partition(":")[2].split(",") if item],
-            })
-            for variant in arguments.variant
+            name: (run_ours, {"config_path": config_path, "overrides": overrides, "streaming_split": streaming_split})
+            for name, overrides in ours_overrides.items()
         },
         "sklearn": (run_sklearn, {}),
         "vw": (run_vw, {"options": arguments.vw_options}),
@@ -499,7 +575,8 @@ def main() -> None:
         ours = results[name]
         variant = next((v.partition(":")[2] for v in arguments.variant if name == f"ours:{v.partition(':')[0]}"), "")
         print(f"{name}{' (' + variant + ')' if variant else ''}: {ours['n_train']:,} training documents, "
-              f"{ours['n_test']:,} test documents, {ours['n_features']:,} features, {ours['nnz']:,} stored values, "
+              f"{ours['n_test']:,} test documents, {ours['n_features']:,} features, "
+              f"{'streamed' if ours['nnz'] is None else format(ours['nnz'], ',') + ' stored values'}, "
               f"{ours['epochs']} epochs (best {ours['best_epoch']}: {ours['stop_reason']})")
     for name in ("vw", "fasttext"):
         if name in results:

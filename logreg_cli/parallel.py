@@ -91,6 +91,35 @@ def map_in_threads(function: Callable[[Item], Result], items: Iterable[Item]) ->
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+def prefetch(items: Iterable[Item]) -> Iterator[Item]:
+    """Yield the items of ``items`` in order, computing the next one on a thread while the caller uses this one.
+
+    Streaming featurizes the next chunk of a file while the optimizer steps
+    through the current one, so both cores work. With one thread the items
+    are computed in the calling thread. When the caller stops early, the item
+    being computed is finished first, and then ``items`` is closed.
+    """
+    iterator = iter(items)
+    if thread_count() <= 1:
+        yield from iterator
+        return
+    done = object()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logreg-prefetch")
+    try:
+        pending = executor.submit(next, iterator, done)
+        while True:
+            item = pending.result()
+            if item is done:
+                return
+            pending = executor.submit(next, iterator, done)
+            yield item
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
 def run_in_threads(function: Callable[[Item], object], items: Iterable[Item]) -> None:
     """Call ``function(item)`` for every item, for its side effects, as :func:`map_in_threads` does."""
     for _ in map_in_threads(function, items):

@@ -1,9 +1,9 @@
 """Train on a training file too large for memory, one chunk of documents at a time.
 
 With ``trainer.streaming: true`` the training file (TSV) is read in chunks of
-``trainer.chunk_size`` documents. Only one chunk's text and features are in
-memory at a time, besides the weights, the optimizer's statistics and the
-validation corpus:
+``trainer.chunk_size`` documents. Only one chunk's text and features (two
+with prefetching, below) are in memory at a time, besides the weights, the
+optimizer's statistics and the validation corpus:
 
 1. A first pass reads the labels (and, for ``values: tfidf``, the document
    frequency of every hashed column).
@@ -14,6 +14,11 @@ validation corpus:
 3. After each epoch the validation loss decides, as in ``train.train``,
    which epoch's weights are kept and when to stop. Without
    ``data.validation`` there is no early stopping and the last epoch is kept.
+
+With ``trainer.stream_prefetch`` (the default) the next chunk is read and
+featurized on another thread while the optimizer steps through the current
+one, so two chunks' features are in memory at once. The chunks and the
+weights are the same either way.
 
 With ``trainer.stream_cache: true`` the first epoch also writes each chunk's
 features and labels to a temporary folder, and later epochs read them from
@@ -49,6 +54,7 @@ from logreg_cli.featurize import Featurizer
 from logreg_cli.losses import mean_loss
 from logreg_cli.model import LogisticModel, is_features_file
 from logreg_cli.optimizers import ADAPTIVE_METHODS, AdaptiveOptimizer
+from logreg_cli.parallel import prefetch
 from logreg_cli.pipeline import TrainOutcome, label_indices, read_options, resumed_train_hashes, validation_from_file
 from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 from logreg_cli.thresholds import choose_threshold
@@ -347,8 +353,10 @@ def _run_epochs(
         working = optimizer.begin(weights) if optimizer is not None else weights
         if optimizer is not None:
             optimizer.learning_rate = epoch_settings.learning_rate
-        for X, y in tqdm(_chunk_features(path, options, trainer.chunk_size, featurizer, labels, cache), total=n_chunks,
-                         disable=not show_progress, leave=False, desc=f"epoch {epoch}", unit="chunk"):
+        chunks = _chunk_features(path, options, trainer.chunk_size, featurizer, labels, cache)
+        if trainer.stream_prefetch:
+            chunks = prefetch(chunks)  # the next chunk is read and featurized while the steps go through this one
+        for X, y in tqdm(chunks, total=n_chunks, disable=not show_progress, leave=False, desc=f"epoch {epoch}", unit="chunk"):
             sample_weights = None if class_weights is None else class_weights[y]
             seen += X.n_rows
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -90,3 +92,61 @@ def test_training_same_with_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     for threads_index in (1, 2):
         for method_index in (0, 1):
             np.testing.assert_array_equal(results[2 * threads_index + method_index], results[method_index])
+
+
+def test_prefetch_keeps_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGREG_THREADS", "2")
+    threads = []
+
+    def items():
+        for value in range(20):
+            threads.append(threading.current_thread().name)
+            yield value
+
+    assert list(parallel.prefetch(items())) == list(range(20))
+    assert all(name.startswith("logreg-prefetch") for name in threads)
+
+
+def test_prefetch_one_thread_runs_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGREG_THREADS", "1")
+    threads = []
+
+    def items():
+        for value in range(3):
+            threads.append(threading.current_thread())
+            yield value
+
+    assert list(parallel.prefetch(items())) == [0, 1, 2]
+    assert threads == [threading.current_thread()] * 3
+
+
+def test_prefetch_raises_the_items_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGREG_THREADS", "2")
+
+    def items():
+        yield 1
+        raise ConfigError("line 2 is malformed")
+
+    results = parallel.prefetch(items())
+    assert next(results) == 1
+    with pytest.raises(ConfigError, match="line 2 is malformed"):
+        next(results)
+
+
+def test_prefetch_closes_items_when_stopped_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGREG_THREADS", "2")
+    events = []
+
+    def items():
+        try:
+            for value in range(100):
+                events.append(value)
+                yield value
+        finally:
+            events.append("closed")
+
+    results = parallel.prefetch(items())
+    assert next(results) == 0
+    results.close()
+    # Item 1 is either not started (and cancelled) or finished before the source is closed.
+    assert events in ([0, "closed"], [0, 1, "closed"])

@@ -1,5 +1,6 @@
 """Streaming training: the chunked TSV reader, and training one chunk at a time."""
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +147,28 @@ def test_streaming_featurizes_one_chunk_at_a_time(corpus, monkeypatch):
     train_from_config(_config(train, None, "trainer.max_epochs=2"))
     assert max(sizes) == 64
     assert sum(sizes) == 2 * 600
+
+
+@pytest.mark.parametrize("method", ["adagrad", "minibatch"])
+def test_stream_prefetch_gives_same_weights(corpus, monkeypatch, method):
+    train, validation, _ = corpus
+    monkeypatch.setenv("LOGREG_THREADS", "2")
+    overrides = (f"trainer.method={method}", "trainer.max_epochs=3", "trainer.patience=0")
+    alone = train_from_config(_config(train, validation, *overrides, "trainer.stream_prefetch=false"))
+    threads = []
+    original = Featurizer.transform
+
+    def recording_transform(self, documents):
+        threads.append(threading.current_thread().name)
+        return original(self, documents)
+
+    monkeypatch.setattr(Featurizer, "transform", recording_transform)
+    prefetched = train_from_config(_config(train, validation, *overrides))
+    assert np.array_equal(prefetched.model.weights, alone.model.weights)
+    # The validation file on this thread, then every chunk of the 3 epochs on the prefetch thread.
+    assert threads[0] == threading.current_thread().name
+    assert len(threads) == 1 + 3 * 10
+    assert all(name.startswith("logreg-prefetch") for name in threads[1:])
 
 
 @pytest.mark.parametrize("method, values", [("adagrad", "binary"), ("minibatch", "binary"), ("adagrad", "tfidf")])

@@ -227,8 +227,8 @@ class TrainerConfig:
     stream_cache: bool = _key(False, "streaming only: write each chunk's features to a temporary folder (in $TMPDIR) during "
                               "the first epoch, so that later epochs read them instead of the text; takes 8 bytes per stored "
                               "value on disk when the values are whole numbers (binary, counts), else 16; deleted after training")
-    stream_prefetch: bool = _key(True, "streaming only: read and featurize the next chunk on another thread while the "
-                                 "optimizer steps through this one, so two chunks' features are in memory; false holds one")
+    stream_prefetch: bool = _key(False, "streaming only: read and featurize the next chunk on another thread while the "
+                                 "optimizer steps through this one; faster, but two chunks' features are in memory at once")
 
 
 @dataclass

@@ -15,7 +15,7 @@ optimizer's statistics and the validation corpus:
    which epoch's weights are kept and when to stop. Without
    ``data.validation`` there is no early stopping and the last epoch is kept.
 
-With ``trainer.stream_prefetch`` (the default) the next chunk is read and
+With ``trainer.stream_prefetch: true`` the next chunk is read and
 featurized on another thread while the optimizer steps through the current
 one, so two chunks' features are in memory at once. The chunks and the
 weights are the same either way.

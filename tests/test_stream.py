@@ -154,7 +154,7 @@ def test_stream_prefetch_gives_same_weights(corpus, monkeypatch, method):
     train, validation, _ = corpus
     monkeypatch.setenv("LOGREG_THREADS", "2")
     overrides = (f"trainer.method={method}", "trainer.max_epochs=3", "trainer.patience=0")
-    alone = train_from_config(_config(train, validation, *overrides, "trainer.stream_prefetch=false"))
+    alone = train_from_config(_config(train, validation, *overrides))
     threads = []
     original = Featurizer.transform
 
@@ -163,7 +163,7 @@ def test_stream_prefetch_gives_same_weights(corpus, monkeypatch, method):
         return original(self, documents)
 
     monkeypatch.setattr(Featurizer, "transform", recording_transform)
-    prefetched = train_from_config(_config(train, validation, *overrides))
+    prefetched = train_from_config(_config(train, validation, *overrides, "trainer.stream_prefetch=true"))
     assert np.array_equal(prefetched.model.weights, alone.model.weights)
     # The validation file on this thread, then every chunk of the 3 epochs on the prefetch thread.
     assert threads[0] == threading.current_thread().name

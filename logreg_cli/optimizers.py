@@ -203,7 +203,7 @@ class AdaptiveOptimizer:
         features, compact_columns = distinct_with_inverse(batch.indices, self._slots)
         compact = CSRMatrix(batch.data, compact_columns, batch.indptr, (batch.n_rows, features.size))
         self._catch_up(working, features)
-        batch_working = take_rows(working, features)
+        batch_working = gather_rows(working, features)
 
         # Forward, loss and gradient of the mean cross-entropy with respect to these weights.
         if working.ndim == 1:
@@ -224,25 +224,24 @@ class AdaptiveOptimizer:
 
         # Update the statistics, then take the proximal step with the new step sizes.
         # In place where possible: on 20 labels a step moves about 8,000 rows of 20 weights.
-        squares = take_rows(self.squares, features)
+        squares = gather_rows(self.squares, features)
         if self.adam:
             assert self.moment is not None
-            direction = ADAM_BETA1 * take_rows(self.moment, features) + (1.0 - ADAM_BETA1) * gradient
-            put_rows(self.moment, features, direction)
+            direction = ADAM_BETA1 * gather_rows(self.moment, features) + (1.0 - ADAM_BETA1) * gradient
+            scatter_rows(self.moment, features, direction)
             squares = ADAM_BETA2 * squares + (1.0 - ADAM_BETA2) * gradient**2
         else:
             squares += gradient * gradient
             direction = gradient
-        put_rows(self.squares, features, squares)
+        scatter_rows(self.squares, features, squares)
         rates = np.sqrt(squares)
         rates += EPSILON
         np.divide(self._rate_scale(), rates, out=rates)
-        updated = batch_working
-        updated -= rates * direction
+        batch_working -= rates * direction
         if self.l2 > 0.0:
             penalised = features != 0
-            updated[penalised] /= 1.0 + 2.0 * self.l2 * rates[penalised]
-        put_rows(working, features, updated)
+            batch_working[penalised] /= 1.0 + 2.0 * self.l2 * rates[penalised]
+        scatter_rows(working, features, batch_working)
         self.steps += 1
         if self.l2 > 0.0:
             self.last_update[features] = self.steps
@@ -274,12 +273,12 @@ def _transpose_dot_by_label(matrix: CSRMatrix, values: np.ndarray) -> np.ndarray
     return out
 
 
-def take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def gather_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Return ``array[rows]``; ``np.take`` copied 8,000 rows of 20 weights in less than half the time."""
     return np.take(array, rows, axis=0)
 
 
-def put_rows(array: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+def scatter_rows(array: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     """Do ``array[rows] = values`` for a C-contiguous ``array`` (``rows`` without repeats).
 
     A 2-D array is seen as one opaque item per row, which NumPy copies

@@ -231,8 +231,8 @@ def run_epochs(
                 break
         else:
             result.stop_reason = f"reached max_epochs={settings.max_epochs}"
-            gradient_measured = record is not None and not np.isnan(record.gradient_norm_sq)
-            if gradient_measured and (not use_validation or settings.patience == 0):
+            gradient_tested = settings.tolerance > 0 and record is not None and not np.isnan(record.gradient_norm_sq)
+            if gradient_tested and (not use_validation or settings.patience == 0):
                 logger.warning(
                     "training stopped at max_epochs=%d before the gradient norm fell below tolerance; "
                     "raise trainer.max_epochs or trainer.learning_rate if the loss was still falling",

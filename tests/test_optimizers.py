@@ -5,7 +5,7 @@ import pytest
 
 from logreg_cli.config import TrainerConfig, load_config
 from logreg_cli.losses import loss_and_gradient
-from logreg_cli.optimizers import EPSILON, LBFGS, AdaptiveOptimizer, put_rows, take_rows
+from logreg_cli.optimizers import EPSILON, LBFGS, AdaptiveOptimizer, gather_rows, scatter_rows
 from logreg_cli.train import initial_weights, train
 from test_train import _problem as train_problem, centred, sklearn_weights
 
@@ -169,28 +169,28 @@ def test_schedule_reaches_adaptive_optimizer():
 
 
 @pytest.mark.parametrize("shape", [(50,), (50, 1), (50, 7)])
-def test_take_and_put_rows_equal_fancy_indexing(shape):
+def test_gather_scatter_rows_equal_indexing(shape):
     rng = np.random.default_rng(5)
     array = rng.normal(size=shape)
     rows = rng.permutation(50)[:20]
-    assert np.array_equal(take_rows(array, rows), array[rows])
+    assert np.array_equal(gather_rows(array, rows), array[rows])
     values = rng.normal(size=(20,) + shape[1:])
     expected = array.copy()
     expected[rows] = values
-    put_rows(array, rows, values)
+    scatter_rows(array, rows, values)
     assert np.array_equal(array, expected)
 
 
-def test_put_rows_takes_a_transposed_view():
+def test_scatter_rows_takes_transposed_view():
     array = np.zeros((6, 3))
     values = np.arange(6.0).reshape(3, 2).T  # not C-contiguous
-    put_rows(array, np.array([4, 1]), values)
+    scatter_rows(array, np.array([4, 1]), values)
     assert np.array_equal(array[[4, 1]], values)
     assert np.count_nonzero(array) == 5
 
 
 @pytest.mark.parametrize("method, n_labels", [("adagrad", 2), ("adam", 3)])
-def test_zero_tolerance_skips_the_full_pass_with_the_same_steps(method, n_labels):
+def test_zero_tolerance_skips_full_pass(method, n_labels):
     _, X, y = _problem(9, n_labels=n_labels)
     kind = "binary" if n_labels == 2 else "softmax"
     measured = train(X, y, initial_weights(X.n_columns, n_labels, kind),

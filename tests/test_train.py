@@ -127,6 +127,15 @@ def test_tolerance_stops_training():
     assert result.history[-2].gradient_norm_sq >= 1e-3
 
 
+@pytest.mark.parametrize("tolerance, warns", [(1e-20, True), (0.0, False)])
+def test_max_epochs_warns_only_with_gradient_test(caplog, tolerance, warns):
+    _, X, y = _problem(9)
+    with caplog.at_level("WARNING", logger="logreg_cli.train"):
+        result = train(X, y, np.zeros(X.n_columns), _settings(method="minibatch", max_epochs=2, tolerance=tolerance))
+    assert result.stop_reason == "reached max_epochs=2"
+    assert ("before the gradient norm fell below tolerance" in caplog.text) is warns
+
+
 def test_divergence_raises_training_error():
     _, X, y = _problem(10)
     with pytest.raises(TrainingError, match="diverged"):

@@ -192,7 +192,9 @@ def check_file_kind(arrays: dict[str, np.ndarray], expected: str, source: str) -
         raise ModelFileError(f"{source}: not a valid {expected} file: file_kind is not a text value")
     kind = str(kind_array[()])
     if kind != expected:
-        raise ModelFileError(f"{source}: this is a {kind} file, expected a {expected} file")
+        fix = ("pass the model file that logreg train wrote" if expected == "model"
+               else "pass a corpus, or a features file that logreg featurize wrote")
+        raise ModelFileError(f"{source}: this is a {kind} file, expected a {expected} file; {fix}")
     version_array = arrays.get("format_version")
     version = None
     if version_array is not None and version_array.shape == () and version_array.dtype.kind in "iu":
@@ -298,9 +300,32 @@ def stored_file_kind(path: str | Path) -> str:
 
 
 def is_features_file(path: str | Path) -> bool:
-    """Return whether ``path`` looks like an ``.npz`` archive (a features file) rather than text."""
+    """Return whether ``path`` looks like an ``.npz`` archive (a features file) rather than text.
+
+    A name ending in ``.npz`` counts too, so that an empty or damaged archive
+    gets the features file's error message rather than a corpus reader's.
+    """
+    if str(path) != "-" and Path(path).suffix.lower() == ".npz":
+        return True
     try:
         with open(path, "rb") as stream:
             return stream.read(4) == ZIP_SIGNATURE
     except OSError:
         return False
+
+
+def check_features_archive(path: str | Path) -> None:
+    """Raise ModelFileError when ``path`` is not a readable ``.npz`` archive, reading only its index.
+
+    A truncated copy loses the index at the end of the archive, so this finds
+    it before a long training run instead of when the file is finally read.
+    """
+    if Path(path).stat().st_size == 0:
+        raise ModelFileError(f"{path}: the file is empty, so it is not a features file; check the path, "
+                             f"or {rewrite_hint('features file')}")
+    try:
+        with zipfile.ZipFile(path):
+            pass
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ModelFileError(f"{path}: not a valid features file: the file is truncated or damaged ({error}); "
+                             f"{rewrite_hint('features file')}") from None

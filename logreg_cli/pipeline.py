@@ -23,7 +23,7 @@ from logreg_cli.data import (
 from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.featurize import Featurizer
 from logreg_cli.metrics import ClassificationReport, evaluate
-from logreg_cli.model import FeaturesFile, LogisticModel, is_features_file
+from logreg_cli.model import FeaturesFile, LogisticModel, check_features_archive, is_features_file
 from logreg_cli.sparse import CSRMatrix
 from logreg_cli.thresholds import choose_threshold
 from logreg_cli.train import EpochRecord, TrainResult, initial_weights, resolve_class_weights, train
@@ -47,7 +47,8 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
     Keys in ``given`` came from the command line, where the reader's own
     message is clear enough. Relative paths are read from the current folder.
     The test corpus is read only after training, so a missing or empty test
-    file raises DataError here, whichever way it was given, rather than after a training run.
+    file raises DataError here, and a damaged features file ModelFileError,
+    whichever way it was given, rather than after a training run.
     Logs a warning when ``data.validation`` is the same file as ``data.test`` or ``data.train``, and when
     ``trainer.stream_cache`` is set without ``trainer.streaming``.
     """
@@ -64,6 +65,8 @@ def check_config_data_paths(config: Config, config_path: str | None, *, given: S
                 )
             if key == "test":
                 raise DataError(f"{path}: file not found; check the path")
+        elif key == "test" and Path(path).is_file() and is_features_file(path):
+            check_features_archive(path)
         elif key == "test" and Path(path).is_file() and not _has_text(path):
             raise DataError(f"{path}: no documents found; the corpus is empty or has only blank lines, "
                             "so check the path or add labelled documents")

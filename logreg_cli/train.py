@@ -60,11 +60,14 @@ class TrainResult:
     interrupted: bool = False
 
     def summary(self) -> dict:
+        # NaN (a measure not taken) becomes None, so that the summary stays strict JSON.
+        history = [{key: None if isinstance(value, float) and np.isnan(value) else value
+                    for key, value in asdict(record).items()} for record in self.history]
         return {
             "best_epoch": self.best_epoch,
             "stop_reason": self.stop_reason,
             "interrupted": self.interrupted,
-            "history": [asdict(record) for record in self.history],
+            "history": history,
         }
 
 

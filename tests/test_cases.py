@@ -1087,6 +1087,43 @@ def test_damaged_features_file_rejected(tmp_path, pipe_model, kind):
         assert "write it again with logreg featurize" in result.stderr
 
 
+def test_file_of_wrong_kind_names_fix(tmp_path, pipe_model):
+    features = tmp_path / "features.npz"
+    invoke("-q", "featurize", "--vocabulary-from", pipe_model, case(PIPES, "train.tsv"), "-o", features)
+
+    as_model = invoke("eval", features, case(PIPES, "train.tsv"))
+    as_corpus = invoke("train", pipe_model, "-o", tmp_path / "model.npz")
+
+    assert as_model.exit_code == 1
+    assert as_model.stderr.endswith("expected a model file; pass the model file that logreg train wrote\n")
+    assert as_corpus.exit_code == 1
+    assert as_corpus.stderr.endswith("pass a corpus, or a features file that logreg featurize wrote\n")
+
+
+def test_empty_npz_read_as_features_file(tmp_path):
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+
+    result = invoke("train", empty, "-o", tmp_path / "model.npz")
+
+    assert result.exit_code == 1
+    assert "the file is empty, so it is not a features file" in result.stderr
+    assert "logreg featurize" in result.stderr
+
+
+def test_damaged_test_file_found_early(tmp_path, pipe_model):
+    features = tmp_path / "features.npz"
+    invoke("-q", "featurize", "--vocabulary-from", pipe_model, case(PIPES, "train.tsv"), "-o", features)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(features.read_bytes()[:300])
+
+    result = invoke("train", features, "--test", truncated, "-o", tmp_path / "model.npz")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {truncated}: not a valid features file: the file is truncated or damaged")
+    assert not (tmp_path / "model.npz").exists()
+
+
 def test_features_file_with_bad_indices_rejected(tmp_path, pipe_model):
     features = tmp_path / "features.npz"
     invoke("-q", "featurize", "--vocabulary-from", pipe_model, case(PIPES, "train.tsv"), "-o", features)

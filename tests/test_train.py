@@ -136,6 +136,14 @@ def test_max_epochs_warns_only_with_gradient_test(caplog, tolerance, warns):
     assert ("before the gradient norm fell below tolerance" in caplog.text) is warns
 
 
+def test_summary_stores_unmeasured_as_none():
+    _, X, y = _problem(9)
+    result = train(X, y, np.zeros(X.n_columns), _settings(method="adagrad", max_epochs=2, tolerance=0.0))
+    records = result.summary()["history"]
+    assert [record["gradient_norm_sq"] for record in records] == [None, None]
+    assert all(isinstance(record["train_loss"], float) for record in records)
+
+
 def test_divergence_raises_training_error():
     _, X, y = _problem(10)
     with pytest.raises(TrainingError, match="diverged"):

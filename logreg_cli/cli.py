@@ -27,8 +27,9 @@ from logreg_cli.parallel import thread_count
 from logreg_cli.io import atomic_write, check_output_path
 from logreg_cli.metrics import format_report, report_to_dict
 from logreg_cli.model import FeaturesFile, LogisticModel, is_features_file, stored_file_kind
-from logreg_cli.pipeline import (FeatureSummary, check_config_data_paths, evaluate_file, featurize_corpus, predict_file,
-                                 read_options, summarize_features, train_from_config)
+from logreg_cli.pipeline import (FeatureSummary, Predictions, check_config_data_paths, evaluate_file, featurize_corpus,
+                                 predict_file, predict_text_blocks, read_options, streams_predictions, summarize_features,
+                                 train_from_config)
 from logreg_cli.data import read_corpus
 from logreg_cli.featurize import Featurizer
 from logreg_cli.train import EpochRecord
@@ -467,7 +468,8 @@ def predict(probabilities: bool, top_k: int | None, explain: bool, explain_featu
     document gives one output line, in order: label<TAB>probability of that
     label, then the columns that --top-k, --probabilities and --explain add.
     In bare text every line is a document, blank lines included; labelled
-    files skip blank lines with a warning.
+    files skip blank lines with a warning. Bare text is read and predicted
+    10,000 lines at a time, so it may be larger than memory.
     With --output-format jsonl each line is an object with the keys label
     and probability, and top, probabilities and explanation when --top-k,
     --probabilities and --explain ask for them.
@@ -480,12 +482,20 @@ def predict(probabilities: bool, top_k: int | None, explain: bool, explain_featu
     model = LogisticModel.load(model_path)
     set_threshold(model, threshold, source=model_path)
     config = _model_config(model, file_format, encoding)
-    predictions = predict_file(model, input_path, config, labelled=False, keep_features=explain)
-    records = prediction_records(model, predictions.predicted, predictions.probabilities, top_k=top_k or 0,
-                                 include_probabilities=probabilities, X=predictions.X,
-                                 explain_k=explain_features if explain else 0)
-    text = format_records_jsonl(records) if output_format == "jsonl" else format_records_tsv(records)
-    _write_text(output, text)
+
+    def render(predictions: Predictions) -> str:
+        records = prediction_records(model, predictions.predicted, predictions.probabilities, top_k=top_k or 0,
+                                     include_probabilities=probabilities, X=predictions.X,
+                                     explain_k=explain_features if explain else 0)
+        return format_records_jsonl(records) if output_format == "jsonl" else format_records_tsv(records)
+
+    if not streams_predictions(input_path, config):
+        _write_text(output, render(predict_file(model, input_path, config, labelled=False, keep_features=explain)))
+        return
+    # Bare text lines are read, predicted and written a block at a time, so the input can be larger than memory.
+    with _text_writer(output) as write:
+        for block in predict_text_blocks(model, input_path, config, keep_features=explain):
+            write(render(block))
 
 
 @main.command(name="init-config", short_help="Print every config key with its default.")
@@ -635,6 +645,16 @@ def _model_config(model: LogisticModel, file_format: str | None, encoding: str |
     if encoding is not None:
         config.data.encoding = encoding
     return config
+
+
+@contextmanager
+def _text_writer(output: str | None) -> Iterator[Any]:
+    """Yield a function that writes text to stdout, or to ``output``, which is replaced only when all is written."""
+    if output is None:
+        yield _write_stdout
+        return
+    with atomic_write(Path(output), "w") as stream:
+        yield stream.write
 
 
 def _write_text(output: str | None, text: str) -> None:

@@ -29,9 +29,11 @@ import logging
 import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -264,12 +266,94 @@ def read_documents(
     logger.info("%s: %s documents", location(path), f"{len(documents):,}")
     with_tab = sum(1 for document in documents if "\t" in document)
     if documents and with_tab == len(documents):
-        # Most likely a labelled TSV read as bare text, whose labels would then count as words.
-        logger.warning(
-            "%s: every line contains a tab, but the input is read as bare text, so any label before the tab "
-            "is part of the document; if the lines are label<TAB>text, pass --format tsv", location(path)
-        )
+        _warn_all_lines_tabbed(path)
     return documents, None
+
+
+def _warn_all_lines_tabbed(path: str) -> None:
+    # Most likely a labelled TSV read as bare text, whose labels would then count as words.
+    logger.warning(
+        "%s: every line contains a tab, but the input is read as bare text, so any label before the tab "
+        "is part of the document; if the lines are label<TAB>text, pass --format tsv", location(path)
+    )
+
+
+def streams_text(path: str, options: ReadOptions) -> bool:
+    """Return whether :func:`iter_text_documents` can read ``path``: format ``text`` in an ASCII-compatible encoding."""
+    file_format = detect_format(path) if options.format == "auto" else options.format
+    if file_format != "text" or (path != "-" and os.path.isdir(path)):
+        return False
+    try:
+        return _is_ascii_compatible(codecs.lookup(options.encoding).name)
+    except LookupError:
+        return False
+
+
+def iter_text_documents(path: str, options: ReadOptions, *, block_size: int = 10_000,
+                        read_size: int = 1 << 20) -> Iterator[list[str]]:
+    """Yield the documents of a ``text`` file or stdin in lists of at most ``block_size``.
+
+    The documents and errors are those of :func:`read_documents`: every line
+    is a document, blank lines included. But the bytes are read ``read_size``
+    at a time and decoded a run of whole lines at a time, so a file larger
+    than memory can be predicted. Needs an ASCII-compatible encoding (see
+    :func:`streams_text`), in which a 0x0A byte always ends a line.
+
+    Raises
+    ------
+    DataError
+        As :func:`read_documents`; an invalid byte is named by its line and column.
+    """
+    path = os.fspath(path)
+    _validate_options(options)
+    name = location(path)
+    block: list[str] = []
+    leftover = b""
+    first = True
+    line_number = 1  # of the first line of the bytes being decoded
+    n_documents = with_tab = 0
+    with _open_bytes(path) as stream:
+        while True:
+            raw = _read_stream(stream, path, read_size)
+            final = not raw
+            data = leftover + raw
+            end = len(data) if final else data.rfind(b"\n") + 1
+            if end == 0:
+                if final:
+                    break
+                leftover = data  # no line ends in it yet
+                continue
+            whole, leftover = data[:end], data[end:]
+            bom = len(_UTF8_BOM) if first and whole.startswith(_UTF8_BOM) else 0
+            try:
+                text = whole[bom:].decode(options.encoding, options.encoding_errors)
+            except UnicodeDecodeError as err:
+                raise DataError(_decode_error_message(whole, bom + err.start, path, options, err,
+                                                      first_line=line_number)) from None
+            if first and text.startswith("\ufeff"):
+                text = text[1:]
+            first = False
+            line_number += whole.count(b"\n")
+            lines = text.split("\n")
+            last = lines.pop()  # "" after a final newline, else the file's last line
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+            if final and last.endswith("\r"):
+                last = last[:-1]
+            if final and last:
+                lines.append(last)
+            n_documents += len(lines)
+            with_tab += sum(1 for line in lines if "\t" in line)
+            block.extend(lines)
+            while len(block) >= block_size:
+                yield block[:block_size]
+                block = block[block_size:]
+            if final:
+                break
+    if block:
+        yield block
+    logger.info("%s: %s documents", name, f"{n_documents:,}")
+    if n_documents and with_tab == n_documents:
+        _warn_all_lines_tabbed(path)
 
 
 def find_duplicates(corpus: Corpus) -> list[str]:
@@ -488,21 +572,18 @@ def _validate_options(options: ReadOptions) -> None:
         raise ConfigError("data.fasttext_prefix: the prefix is empty; use for example __label__")
 
 
-def _read_bytes(path: str) -> bytes:
+@contextmanager
+def _open_bytes(path: str) -> Iterator[BinaryIO]:
+    """Open ``path`` (``"-"``: stdin) for reading bytes; a file that cannot be opened raises DataError."""
     name = location(path)
     if path == "-":
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None:
             raise DataError(f"{name}: standard input is not available as bytes; pass a file path")
-        try:
-            return stream.read()
-        except OSError as err:
-            raise DataError(
-                f"{name}: cannot read standard input ({err}); pass a file path"
-            ) from None
+        yield stream
+        return
     try:
-        with open(path, "rb") as file:
-            return file.read()
+        file = open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"{name}: file not found; check the path") from None
     except IsADirectoryError:
@@ -514,6 +595,23 @@ def _read_bytes(path: str) -> bytes:
         raise DataError(f"{name}: permission denied; check the file's read permission") from None
     except OSError as err:
         raise DataError(f"{name}: cannot read the file ({err.strerror}); check the path") from None
+    with file:
+        yield file
+
+
+def _read_stream(stream: BinaryIO, path: str, size: int = -1) -> bytes:
+    """Read up to ``size`` bytes (all by default) of ``stream``, opened by :func:`_open_bytes`."""
+    try:
+        return stream.read(size)
+    except OSError as err:
+        if path == "-":
+            raise DataError(f"{location(path)}: cannot read standard input ({err}); pass a file path") from None
+        raise DataError(f"{location(path)}: cannot read the file ({err.strerror}); check the path") from None
+
+
+def _read_bytes(path: str) -> bytes:
+    with _open_bytes(path) as stream:
+        return _read_stream(stream, path)
 
 
 def _read_text(path: str, options: ReadOptions) -> str:
@@ -533,12 +631,13 @@ def _decode(raw: bytes, path: str, options: ReadOptions) -> str:
 
 
 def _decode_error_message(
-    raw: bytes, offset: int, path: str, options: ReadOptions, err: UnicodeDecodeError
+    raw: bytes, offset: int, path: str, options: ReadOptions, err: UnicodeDecodeError, *, first_line: int = 1
 ) -> str:
+    """Describe an invalid byte at ``offset`` of ``raw``, whose first line is line ``first_line`` of the file."""
     codec = codecs.lookup(options.encoding).name
     if _is_ascii_compatible(codec):
         # Line and column count bytes of the file as stored, a BOM included.
-        line = raw.count(b"\n", 0, offset) + 1
+        line = raw.count(b"\n", 0, offset) + first_line
         column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
     else:
         # In UTF-16 or UTF-32 a 0x0A byte can be half of any character, so the

@@ -303,21 +303,34 @@ class Featurizer:
         """
         yield from self._blocks(documents, warn=True)
 
+    def blocks_with_unknown(self, documents: Sequence[str]) -> Iterator[tuple[CSRMatrix, int]]:
+        """Yield what :meth:`transform_blocks` yields, each block with its count of documents without a known n-gram.
+
+        Nothing is logged: a caller that transforms a file in several calls
+        passes the total to :meth:`warn_unknown` once, at the end.
+        """
+        if not self.fitted:
+            raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
+        if self.ngrams is not None:
+            self.ngrams.prepare_lookups(with_token_hashes=self._looks_up_token_hashes())  # once, before the threads share them
+        yield from map_in_threads(self._transform_chunk, _chunks(documents))
+
+    def warn_unknown(self, unknown: int, n_documents: int) -> None:
+        """Log how many of ``n_documents`` documents have tokens but no n-gram of the vocabulary, when any."""
+        if unknown:
+            self._warn_unknown(unknown, n_documents)
+
     def _transform(self, documents: Sequence[str], *, warn: bool) -> CSRMatrix:
         n_blocks = max(-(-len(documents) // TRANSFORM_CHUNK), 1)
         return CSRMatrix.vstack(self._blocks(documents, warn=warn), n_blocks=n_blocks)
 
     def _blocks(self, documents: Sequence[str], *, warn: bool) -> Iterator[CSRMatrix]:
-        if not self.fitted:
-            raise DataError("the featurizer has not been fitted; fit it on a training corpus or load it from a model file")
-        if self.ngrams is not None:
-            self.ngrams.prepare_lookups(with_token_hashes=self._looks_up_token_hashes())  # once, before the threads share them
         unknown = 0
-        for block, block_unknown in map_in_threads(self._transform_chunk, _chunks(documents)):
+        for block, block_unknown in self.blocks_with_unknown(documents):
             unknown += block_unknown
             yield block
-        if unknown and warn:
-            self._warn_unknown(unknown, len(documents))
+        if warn:
+            self.warn_unknown(unknown, len(documents))
 
     def _transform_chunk(self, documents: Sequence[str]) -> tuple[CSRMatrix, int]:
         """Featurize one chunk; also return how many of its documents have tokens but no known n-gram."""

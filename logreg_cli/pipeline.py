@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,8 @@ import numpy as np
 
 from logreg_cli.config import Config
 from logreg_cli.data import (
-    Corpus, ReadOptions, document_hashes, find_duplicates, overlap_message_from_hashes, read_corpus, read_documents,
+    Corpus, ReadOptions, document_hashes, find_duplicates, iter_text_documents, overlap_message_from_hashes, read_corpus,
+    read_documents, streams_text,
 )
 from logreg_cli.errors import ConfigError, DataError, ModelFileError
 from logreg_cli.featurize import Featurizer
@@ -369,6 +370,34 @@ def predict_file(model: LogisticModel, path: str, config: Config, *, labelled: b
         probabilities = np.concatenate(blocks) if blocks else np.zeros((0, len(model.labels)))
     return Predictions(model.labels_from_probabilities(probabilities), probabilities, true_labels, path, X,
                        line_numbers, hashes)
+
+
+def streams_predictions(path: str, config: Config) -> bool:
+    """Return whether :func:`predict_text_blocks` can predict ``path``: bare text lines, not a features file."""
+    return (path == "-" or not is_features_file(path)) and streams_text(path, read_options(config))
+
+
+def predict_text_blocks(model: LogisticModel, path: str, config: Config, *,
+                        keep_features: bool = False) -> Iterator[Predictions]:
+    """Predict a text file or stdin (see :func:`streams_predictions`) a block of lines at a time.
+
+    Yields one Predictions per block of documents, in order: together they
+    are what :func:`predict_file` gives, but the file is never held whole.
+    Warns once, at the end, about documents without a known n-gram.
+    """
+    unknown = n_documents = 0
+    for documents in iter_text_documents(path, read_options(config)):
+        probabilities, matrices = [], []
+        for X, block_unknown in model.featurizer.blocks_with_unknown(documents):
+            probabilities.append(model.predict_probabilities(X))
+            unknown += block_unknown
+            if keep_features:
+                matrices.append(X)
+        n_documents += len(documents)
+        block_probabilities = np.concatenate(probabilities)
+        yield Predictions(model.labels_from_probabilities(block_probabilities), block_probabilities, None, path,
+                          CSRMatrix.vstack(matrices) if keep_features else None)
+    model.featurizer.warn_unknown(unknown, n_documents)
 
 
 def evaluate_file(model: LogisticModel, path: str, config: Config) -> ClassificationReport:

@@ -81,6 +81,32 @@ def test_predict_reads_stdin_and_keeps_blank_lines(trained):
     assert lines[2].startswith("neg\t")
 
 
+@pytest.mark.parametrize("extra", [(), ("--explain", "--top-k", "2"), ("--output-format", "jsonl", "--probabilities")])
+def test_predict_text_in_blocks_same_output(tmp_path, trained, monkeypatch, extra):
+    import logreg_cli.cli as cli
+    import logreg_cli.pipeline as pipeline
+
+    model, _, _ = trained
+    lines = ["great fun", "", "awful dull", "zzz qqq", "fun fun great", "dull", "qqq"] * 3
+    text_file = tmp_path / "input.txt"
+    text_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    streamed = invoke("predict", model, text_file, *extra)
+    reader = pipeline.iter_text_documents
+    monkeypatch.setattr(pipeline, "iter_text_documents",
+                        lambda path, options: reader(path, options, block_size=2, read_size=5))
+    in_blocks = invoke("predict", model, text_file, *extra)
+    monkeypatch.setattr(cli, "streams_predictions", lambda path, config: False)
+    whole = invoke("predict", model, text_file, *extra)
+
+    assert whole.exit_code == 0
+    assert len(whole.stdout.splitlines()) == len(lines)
+    assert streamed.stdout == whole.stdout
+    assert in_blocks.stdout == whole.stdout
+    # The documents without a known word are counted over all blocks, in one warning.
+    assert in_blocks.stderr.count("have no n-gram in the model's vocabulary") == 1
+    assert "6 of 21 documents" in in_blocks.stderr
+
+
 def test_predict_probabilities_columns(trained):
     model, _, test = trained
     rows = [line.split("\t") for line in invoke("predict", model, test, "--probabilities").stdout.splitlines()]

@@ -20,9 +20,11 @@ from logreg_cli.data import (
     ReadOptions,
     detect_format,
     find_duplicates,
+    iter_text_documents,
     overlap_message,
     read_corpus,
     read_documents,
+    streams_text,
 )
 from logreg_cli.errors import ConfigError, DataError
 
@@ -670,6 +672,55 @@ def test_read_corpus_stdin_error_names_stdin(monkeypatch):
         read_corpus("-")
 
     assert str(excinfo.value).startswith("<stdin>:2:8: invalid UTF-8 byte 0xE9")
+
+
+_TEXT_PIECES = [b"a", b"b", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\xef\xbb\xbf", b"\xc3\xa9", b"\xff", b"\xe2\x82", b"\x00"]
+
+
+def _read_both(path: str, options: ReadOptions, block_size: int, read_size: int) -> tuple[object, object]:
+    try:
+        whole: object = read_documents(str(path), options)[0]
+    except DataError as error:
+        whole = str(error)
+    try:
+        streamed: object = [document for block in iter_text_documents(str(path), options, block_size=block_size,
+                                                                       read_size=read_size) for document in block]
+    except DataError as error:
+        streamed = str(error)
+    return whole, streamed
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(_TEXT_PIECES), max_size=30), st.sampled_from(["utf-8", "latin-1"]),
+       st.integers(1, 4), st.integers(1, 8))
+def test_iter_text_documents_equals_read_documents(tmp_path, pieces, encoding, block_size, read_size):
+    # The same documents, or the same error with its line and column, for any split of the bytes.
+    path = write(tmp_path, "input.txt", b"".join(pieces))
+    whole, streamed = _read_both(path, ReadOptions(format="text", encoding=encoding), block_size, read_size)
+    assert streamed == whole
+
+
+def test_iter_text_documents_blocks_and_stdin(monkeypatch):
+    fake_stdin(monkeypatch, b"\xef\xbb\xbfone\r\ntwo\n\nfour\nfive")
+
+    blocks = list(iter_text_documents("-", ReadOptions(), block_size=2, read_size=3))
+
+    assert blocks == [["one", "two"], ["", "four"], ["five"]]
+
+
+def test_iter_text_documents_names_line_of_invalid_byte(tmp_path):
+    path = write(tmp_path, "input.txt", b"one\ntwo\nthr\xe9e\n")
+
+    with pytest.raises(DataError, match=r"input\.txt:3:4: invalid UTF-8 byte 0xE9"):
+        list(iter_text_documents(str(path), ReadOptions(), read_size=2))
+
+
+def test_streams_text_only_ascii_compatible_text(tmp_path):
+    assert streams_text("-", ReadOptions())
+    assert streams_text("in.txt", ReadOptions(encoding="latin-1"))
+    assert not streams_text("in.txt", ReadOptions(encoding="utf-16"))
+    assert not streams_text("in.tsv", ReadOptions())
+    assert not streams_text(str(tmp_path), ReadOptions(format="text"))
 
 
 def test_read_documents_txt_keeps_blank_lines(tmp_path):

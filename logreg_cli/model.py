@@ -192,9 +192,7 @@ def check_file_kind(arrays: dict[str, np.ndarray], expected: str, source: str) -
         raise ModelFileError(f"{source}: not a valid {expected} file: file_kind is not a text value")
     kind = str(kind_array[()])
     if kind != expected:
-        fix = ("pass the model file that logreg train wrote" if expected == "model"
-               else "pass a corpus, or a features file that logreg featurize wrote")
-        raise ModelFileError(f"{source}: this is a {kind} file, expected a {expected} file; {fix}")
+        raise _wrong_kind(source, kind, expected)
     version_array = arrays.get("format_version")
     version = None
     if version_array is not None and version_array.shape == () and version_array.dtype.kind in "iu":
@@ -287,6 +285,12 @@ def _check_csr_arrays(arrays: dict[str, np.ndarray], source: str) -> None:
         raise ModelFileError(f"{source}: not a valid features file: column indices outside 0..{n_columns - 1}")
 
 
+def _wrong_kind(source: str | Path, kind: str, expected: str) -> ModelFileError:
+    fix = ("pass the model file that logreg train wrote" if expected == "model"
+           else "pass a corpus, or a features file that logreg featurize wrote")
+    return ModelFileError(f"{source}: this is a {kind} file, expected a {expected} file; {fix}")
+
+
 def stored_file_kind(path: str | Path) -> str:
     """Return the ``file_kind`` stored in an ``.npz`` file ("model" or "features"), or "" when unreadable.
 
@@ -315,10 +319,11 @@ def is_features_file(path: str | Path) -> bool:
 
 
 def check_features_archive(path: str | Path) -> None:
-    """Raise ModelFileError when ``path`` is not a readable ``.npz`` archive, reading only its index.
+    """Raise ModelFileError when ``path`` is not a readable ``.npz`` archive or is a model file.
 
-    A truncated copy loses the index at the end of the archive, so this finds
-    it before a long training run instead of when the file is finally read.
+    Only the archive's index and its ``file_kind`` are read. A truncated copy
+    loses the index at the end of the archive, so this finds it before a long
+    training run instead of when the file is finally read.
     """
     if Path(path).stat().st_size == 0:
         raise ModelFileError(f"{path}: the file is empty, so it is not a features file; check the path, "
@@ -329,3 +334,5 @@ def check_features_archive(path: str | Path) -> None:
     except (OSError, zipfile.BadZipFile) as error:
         raise ModelFileError(f"{path}: not a valid features file: the file is truncated or damaged ({error}); "
                              f"{rewrite_hint('features file')}") from None
+    if stored_file_kind(path) == "model":
+        raise _wrong_kind(path, "model", "features")

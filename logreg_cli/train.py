@@ -123,10 +123,14 @@ def train(
     batch_size = {"batch": X.n_rows, "stochastic": 1}.get(settings.method, settings.batch_size)
     sample_weights = None if class_weights is None else class_weights[y]
     optimizer = make_optimizer(settings, weights.shape) if settings.method in OPTIMIZER_METHODS else None
+    progressive = isinstance(optimizer, AdaptiveOptimizer) and settings.tolerance == 0
+    if progressive:
+        logger.info("trainer.tolerance is 0, so %s skips the full pass after each epoch and train_loss is progressive: "
+                    "the mean loss of each batch just before its step", settings.method)
 
     def run_pass(weights: np.ndarray, epoch: int, epoch_settings: TrainerConfig) -> EpochPass:
         # Shuffle, then walk through the corpus one batch per step, at this epoch's learning rate.
-        if isinstance(optimizer, AdaptiveOptimizer) and settings.tolerance == 0:
+        if progressive:
             # Without the gradient-norm test the full pass is not needed: report the progressive loss,
             # each batch's loss measured just before its step, as streaming does.
             optimizer.learning_rate = epoch_settings.learning_rate

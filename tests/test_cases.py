@@ -1124,6 +1124,15 @@ def test_damaged_test_file_found_early(tmp_path, pipe_model):
     assert not (tmp_path / "model.npz").exists()
 
 
+def test_model_as_test_file_found_early(tmp_path, pipe_model):
+    result = invoke("train", case(PIPES, "train.tsv"), "--test", pipe_model, "-o", tmp_path / "model.npz")
+
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: {pipe_model}: this is a model file, expected a features file; "
+                             "pass a corpus, or a features file that logreg featurize wrote\n")
+    assert not (tmp_path / "model.npz").exists()
+
+
 def test_features_file_with_bad_indices_rejected(tmp_path, pipe_model):
     features = tmp_path / "features.npz"
     invoke("-q", "featurize", "--vocabulary-from", pipe_model, case(PIPES, "train.tsv"), "-o", features)

@@ -189,6 +189,13 @@ def test_scatter_rows_takes_transposed_view():
     assert np.count_nonzero(array) == 5
 
 
+def test_zero_tolerance_logs_progressive_loss(caplog):
+    _, X, y = _problem(9)
+    with caplog.at_level("INFO", logger="logreg_cli.train"):
+        train(X, y, initial_weights(X.n_columns, 2, "binary"), _settings(method="adagrad", max_epochs=1, tolerance=0.0))
+    assert "train_loss is progressive" in caplog.text
+
+
 @pytest.mark.parametrize("method, n_labels", [("adagrad", 2), ("adam", 3)])
 def test_zero_tolerance_skips_full_pass(method, n_labels):
     _, X, y = _problem(9, n_labels=n_labels)

@@ -658,11 +658,8 @@ def _text_writer(output: str | None) -> Iterator[Any]:
 
 
 def _write_text(output: str | None, text: str) -> None:
-    if output is None:
-        _write_stdout(text)
-        return
-    with atomic_write(Path(output), "w") as stream:
-        stream.write(text)
+    with _text_writer(output) as write:
+        write(text)
 
 
 def _write_stdout(text: str) -> None:

@@ -125,20 +125,10 @@ def rewrite_hint(what: str) -> str:
     return f"write it again with logreg {'featurize' if what.startswith('features') else 'train'}"
 
 
-def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` file, refusing pickled content.
+def check_npz_start(path: str | Path, what: str) -> None:
+    """Raise ModelFileError unless ``path`` is a non-empty file that starts as an ``.npz`` archive does.
 
-    Parameters
-    ----------
-    path : the ``.npz`` file
-    what : what the file should be, for messages ("model file", "features file")
-    required : names that must be present
-
-    Raises
-    ------
-    ModelFileError
-        When the file is missing, empty, truncated, not an ``.npz`` file, needs
-        pickle or lacks a required array.
+    ``what`` names the file in messages ("model file" or "features file").
     """
     path = Path(path)
     rewrite = rewrite_hint(what)
@@ -158,6 +148,26 @@ def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict
             f"{path}: not a {what}: the file is not an .npz archive (it does not start with the zip "
             f"signature); check the path, or {rewrite}"
         )
+
+
+def load_arrays(path: str | Path, *, what: str, required: Sequence[str]) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` file, refusing pickled content.
+
+    Parameters
+    ----------
+    path : the ``.npz`` file
+    what : what the file should be, for messages ("model file", "features file")
+    required : names that must be present
+
+    Raises
+    ------
+    ModelFileError
+        When the file is missing, empty, truncated, not an ``.npz`` file, needs
+        pickle or lacks a required array.
+    """
+    path = Path(path)
+    rewrite = rewrite_hint(what)
+    check_npz_start(path, what)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

@@ -19,8 +19,8 @@ import numpy as np
 from logreg_cli.errors import ModelFileError
 from logreg_cli.featurize import Featurizer
 from logreg_cli.io import (
-    ZIP_SIGNATURE, array_to_json, arrays_to_strings, json_to_array, load_arrays, rewrite_hint, save_arrays,
-    strings_to_arrays,
+    ZIP_SIGNATURE, array_to_json, arrays_to_strings, check_npz_start, json_to_array, load_arrays, rewrite_hint,
+    save_arrays, strings_to_arrays,
 )
 from logreg_cli.losses import sigmoid, softmax
 from logreg_cli.sparse import CSRMatrix
@@ -321,13 +321,11 @@ def is_features_file(path: str | Path) -> bool:
 def check_features_archive(path: str | Path) -> None:
     """Raise ModelFileError when ``path`` is not a readable ``.npz`` archive or is a model file.
 
-    Only the archive's index and its ``file_kind`` are read. A truncated copy
+    Only the start of the file, the archive's index and its ``file_kind`` are read. A truncated copy
     loses the index at the end of the archive, so this finds it before a long
     training run instead of when the file is finally read.
     """
-    if Path(path).stat().st_size == 0:
-        raise ModelFileError(f"{path}: the file is empty, so it is not a features file; check the path, "
-                             f"or {rewrite_hint('features file')}")
+    check_npz_start(path, "features file")
     try:
         with zipfile.ZipFile(path):
             pass

@@ -574,7 +574,7 @@ def _validate_options(options: ReadOptions) -> None:
 
 @contextmanager
 def _open_bytes(path: str) -> Iterator[BinaryIO]:
-    """Open ``path`` (``"-"``: stdin) for reading bytes; a file that cannot be opened raises DataError."""
+    """Open ``path`` (``"-"``: stdin) for reading bytes. A file that cannot be opened raises DataError."""
     name = location(path)
     if path == "-":
         stream = getattr(sys.stdin, "buffer", None)

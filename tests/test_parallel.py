@@ -120,7 +120,7 @@ def test_prefetch_one_thread_runs_inline(monkeypatch: pytest.MonkeyPatch) -> Non
     assert threads == [threading.current_thread()] * 3
 
 
-def test_prefetch_raises_the_items_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefetch_raises_item_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOGREG_THREADS", "2")
 
     def items():
@@ -133,7 +133,7 @@ def test_prefetch_raises_the_items_error(monkeypatch: pytest.MonkeyPatch) -> Non
         next(results)
 
 
-def test_prefetch_closes_items_when_stopped_early(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefetch_closes_on_early_stop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOGREG_THREADS", "2")
     events = []
 

@@ -455,11 +455,13 @@ def document_hashes(documents: Sequence[str]) -> np.ndarray:
         comparisons of ``overlap_message``). Equal texts give equal hashes in
         every process, unlike ``hash()``.
     """
-    hashes = np.empty((len(documents), 2), dtype=np.uint64)
-    for row, text in enumerate(documents):
-        hashes[row, 0] = _hash_text(text)
-        hashes[row, 1] = _hash_text(_normalize(text))
-    return hashes
+    blake2b = hashlib.blake2b
+    digests = b"".join(
+        blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        + blake2b(_normalized_bytes(text), digest_size=8).digest()
+        for text in documents
+    )
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64).reshape(len(documents), 2)
 
 
 def overlap_message_from_hashes(
@@ -1179,6 +1181,29 @@ def _quote_short(text: str, limit: int = 60) -> str:
 
 def _normalize(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+# The whitespace of str.split() among ASCII characters: tab to carriage return and the separators 0x1C to 0x1F.
+_ASCII_WHITESPACE = bytes(range(0x09, 0x0E)) + bytes(range(0x1C, 0x20))
+# Lowercases ASCII letters, which is what str.casefold() does to them, and turns that whitespace into spaces.
+_ASCII_NORMAL_FORM = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" + _ASCII_WHITESPACE,
+    b"abcdefghijklmnopqrstuvwxyz" + b" " * len(_ASCII_WHITESPACE),
+)
+
+
+def _normalized_bytes(text: str) -> bytes:
+    """Return the UTF-8 bytes of ``_normalize(text)``.
+
+    ASCII text is normalized on its bytes, without splitting it into words:
+    half the time of ``_normalize`` on IMDb's reviews.
+    """
+    if not text.isascii():
+        return _normalize(text).encode("utf-8", "surrogatepass")
+    data = text.encode("ascii").translate(_ASCII_NORMAL_FORM)
+    while b"  " in data:
+        data = data.replace(b"  ", b" ")
+    return data.strip(b" ")
 
 
 def _percent(part: int, total: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -19,6 +20,7 @@ from logreg_cli.data import (
     Corpus,
     ReadOptions,
     detect_format,
+    document_hashes,
     find_duplicates,
     iter_text_documents,
     overlap_message,
@@ -875,6 +877,28 @@ def test_overlap_message_verbatim_and_normalized():
         "test.tsv: 2 of 4 test documents (50.0%) also occur verbatim in the training corpus "
         "train.tsv (test lines 1, 3); 3 (75.0%) after case folding and whitespace normalization"
     )
+
+
+# ASCII whitespace that str.split() knows and bytes.split() does not (0x1C to 0x1F), beside the usual kinds.
+_NORMALIZATION_ALPHABET = "aZ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000\u212a\u00df\u0130"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_NORMALIZATION_ALPHABET) | st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+def test_document_hashes_equal_the_digests_of_the_normalized_strings(text):
+    # ASCII text is normalized on its bytes; the digests must be those of str.casefold() and str.split().
+    expected = b"".join(hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+                        for value in (text, " ".join(text.casefold().split())))
+
+    assert document_hashes([text]).astype("<u8").tobytes() == expected
+
+
+def test_document_hashes_match_across_ascii_and_other_text():
+    # "K" (Kelvin sign) case-folds to "k": the ASCII and the other path must meet.
+    hashes = document_hashes(["\u212a\x1cA\t b ", "k a b", "ka b"])
+
+    assert hashes[0, 1] == hashes[1, 1] != hashes[2, 1]
+    assert document_hashes([]).shape == (0, 2)
 
 
 def test_overlap_message_no_overlap():

@@ -37,6 +37,7 @@ import numpy as np
 
 from logreg_cli.bytetokens import hash_tokens
 from logreg_cli.ngrams import TokenStream, char_ngram_table, entries_to_csr, expand_rows, first_of_runs, ngram_starts, run_lengths, sum_entries
+from logreg_cli.parallel import sort_keys
 from logreg_cli.sparse import INDEX_DTYPE, CSRMatrix
 
 HASH_SCHEMES = ("bytes", "blake2b")
@@ -121,7 +122,7 @@ def count_hashed_ngrams(position_hashes: np.ndarray, lengths: np.ndarray, *, has
     del rows
     if max(n_rows - 1, 0).bit_length() + key_bits <= 32:
         keys = keys.astype(np.uint32)
-    keys.sort()
+    sort_keys(keys)
     starts = first_of_runs(keys)
     counts = run_lengths(starts, keys.size).astype(np.float64)
     keys = keys[starts].astype(np.uint64)

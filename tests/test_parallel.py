@@ -59,6 +59,27 @@ def test_sort_in_threads_matches_sort(values: np.ndarray, threads: int) -> None:
     np.testing.assert_array_equal(values, expected)
 
 
+@settings(max_examples=80, deadline=None)
+@given(arrays(np.uint32, st.integers(0, 3000),
+              elements=st.integers(0, 2**32 - 1) | st.sampled_from([0, 1, 65535, 65536, 2**32 - 1])))
+def test_sort_keys_sorts_uint32_by_halves(values: np.ndarray) -> None:
+    expected = np.sort(values)
+
+    parallel.sort_keys(values)
+
+    np.testing.assert_array_equal(values, expected)
+
+
+def test_sort_keys_other_arrays_fall_back_to_sort() -> None:
+    strided = np.array([5, 0, 3, 0, 1, 0, 2**32 - 1, 0], dtype=np.uint32)[::2]
+    large = np.random.default_rng(0).integers(0, 2**32, (1 << 20) + 1, dtype=np.uint32)
+    signed = np.array([3, -1, 2], dtype=np.int64)
+    for values in (strided, large, signed):
+        expected = np.sort(values)
+        parallel.sort_keys(values)
+        np.testing.assert_array_equal(values, expected)
+
+
 def test_transform_same_with_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     base = ["the cat sat on the mat", "dogs don't like 3.14 cats", "naïve café owners", "c++ and c# code"]
     documents = [f"{base[index % 4]} {index % 7}" for index in range(2 * TRANSFORM_CHUNK + 5)]

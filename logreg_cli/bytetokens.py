@@ -9,8 +9,12 @@ Python object per position (1.4 s instead of 2.8 s on that file, on one thread):
 
 1. ASCII documents without URLs are tokenized on their bytes by the rules of
    ``_plain_tokens``, which give the default pattern's tokens for such text.
-   Every other document goes through the tokenizer as before, and its tokens
-   are joined with spaces and then handled on their bytes too.
+   So are documents whose other characters are all Latin-1 letters that
+   normalization and case folding keep as one Latin-1 letter ("é", "Ä"),
+   or Latin-1 punctuation and symbols that separate tokens ("£", "«"):
+   the rules run on their Latin-1 bytes, and the tokens are hashed in
+   UTF-8. Every other document goes through the tokenizer as before, and
+   its tokens are joined with spaces and then handled on their bytes too.
 2. Every token gets a 64-bit polynomial hash of its bytes, computed for all
    tokens at once from prefix sums. Distinct hashes stand for distinct tokens,
    and the first occurrence of each new hash is decoded to a string.
@@ -28,6 +32,7 @@ bound), and tests/test_bytetokens.py compares both streams on the real corpora.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -36,6 +41,7 @@ from logreg_cli.hashtable import IdTable
 from logreg_cli.ngrams import TokenStream
 from logreg_cli.parallel import map_in_threads
 from logreg_cli.sparse import INDEX_DTYPE
+from logreg_cli.tokenize import make_tokenizer
 
 # Bytes of the documents handled at once: bounds the uint64 arrays of the hash (8 bytes per input byte).
 CHUNK_BYTES = 1 << 21
@@ -51,6 +57,43 @@ _IS_LETTER[_IS_DIGIT | (np.arange(256) == ord("_"))] = False
 _APOSTROPHE, _SPACE, _NEWLINE = ord("'"), ord(" "), ord("\n")
 _HASH, _PLUS, _DOT, _COMMA, _COLON, _SLASH, _W = (ord(c) for c in "#+.,:/w")
 
+# Normalization forms that keep the covered Latin-1 letters as they are (NFD and NFKD split "é" in two).
+LATIN1_NORMALIZATIONS = (None, "NFC", "NFKC")
+
+
+def _latin1_tables() -> tuple[bytes, bytes, bytes]:
+    """Return the Latin-1 bytes above 0x7F that the byte rules cover, and two tables for ``bytes.translate``.
+
+    Covered are letters that NFKC and ``str.casefold`` keep as one Latin-1
+    letter ("É" -> "é"; not "ß", "µ" or "ª"), and characters that the default
+    tokenizer treats as a space (checked on a sample), which NFKC keeps or
+    turns into a space ("£", "×", U+00A0; not "½" or "´"). The first table
+    lowercases ASCII and covered letters, as ``str.casefold`` does. The second
+    turns covered letters into "a" and the other covered bytes into spaces,
+    so that the ASCII rules see a letter or a separator in their place.
+    """
+    tokenize = make_tokenizer()
+    sample = "a b 1 2 c ++ d # l ' e www . x"
+    expected = tokenize(sample)
+    covered, lower, classes = bytearray(), bytearray(range(256)), bytearray(range(256))
+    lower[ord("A"):ord("Z") + 1] = bytes(range(ord("a"), ord("z") + 1))
+    for code in range(0x80, 0x100):
+        char = chr(code)
+        folded = char.casefold()
+        normal = unicodedata.normalize("NFKC", char)
+        if (unicodedata.category(char) in ("Lu", "Ll") and normal == char and len(folded) == 1
+                and ord(folded) < 0x100 and unicodedata.normalize("NFKC", folded) == folded):
+            covered.append(code)
+            lower[code] = ord(folded)
+            classes[code] = ord("a")
+        elif normal in (char, " ") and not char.isalnum() and tokenize(sample.replace(" ", char)) == expected:
+            covered.append(code)
+            classes[code] = ord(" ")
+    return bytes(covered), bytes(lower), bytes(classes)
+
+
+_LATIN1_COVERED, _LATIN1_LOWER, _LATIN1_CLASSES = _latin1_tables()
+
 # Odd 64-bit multiplier of the polynomial hash, and its inverse modulo 2^64.
 _BASE = 0x9E3779B97F4A7C15
 _BASE_INVERSE = pow(_BASE, -1, 1 << 64)
@@ -58,12 +101,13 @@ _MIX = np.uint64(0xBF58476D1CE4E5B9)
 
 
 def stream_from_documents(documents: Sequence[str], tokenize: Callable[[str], list[str]], *,
-                          lowercase: bool) -> TokenStream:
+                          lowercase: bool, normalization: str | None) -> TokenStream:
     """Return the token stream of ``documents``, equal to ``TokenStream.from_token_lists``.
 
     ``tokenize`` must be the default tokenizer (``make_tokenizer`` with no
-    token_pattern and no replacements) with the given ``lowercase``. It is
-    called only for the documents that the byte rules do not cover.
+    token_pattern and no replacements) with the given ``lowercase`` and
+    ``normalization``. It is called only for the documents that the byte
+    rules do not cover.
     """
     n_documents = len(documents)
     lengths = np.zeros(n_documents, dtype=INDEX_DTYPE)
@@ -71,7 +115,7 @@ def stream_from_documents(documents: Sequence[str], tokenize: Callable[[str], li
     table = IdTable()
     id_pieces: list[np.ndarray] = []
 
-    for (first, stop), chunk in _tokenized_chunks(documents, tokenize, lowercase):
+    for (first, stop), chunk in _tokenized_chunks(documents, tokenize, lowercase, normalization):
         lengths[first:stop] = chunk.lengths
         ids = table.lookup(chunk.hashes)
         missing = np.flatnonzero(ids < 0)
@@ -94,13 +138,13 @@ def stream_from_documents(documents: Sequence[str], tokenize: Callable[[str], li
 
 
 def token_hashes(documents: Sequence[str], tokenize: Callable[[str], list[str]], *,
-                 lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
+                 lowercase: bool, normalization: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Return the hash of every token of ``documents`` in order, and the number of tokens of each document.
 
     The hashes are those of :func:`hash_tokens`, so a vocabulary can look
     tokens up without decoding them. ``tokenize`` is as for :func:`stream_from_documents`.
     """
-    chunks = [chunk for _, chunk in _tokenized_chunks(documents, tokenize, lowercase)]
+    chunks = [chunk for _, chunk in _tokenized_chunks(documents, tokenize, lowercase, normalization)]
     if not chunks:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=INDEX_DTYPE)
     return np.concatenate([chunk.hashes for chunk in chunks]), np.concatenate([chunk.lengths for chunk in chunks])
@@ -111,10 +155,12 @@ def hash_tokens(tokens: Sequence[str]) -> np.ndarray:
     return HashedTokens.from_token_lists([tokens]).hashes
 
 
-def _tokenized_chunks(documents: Sequence[str], tokenize: Callable[[str], list[str]], lowercase: bool):
+def _tokenized_chunks(documents: Sequence[str], tokenize: Callable[[str], list[str]], lowercase: bool,
+                      normalization: str | None):
     """Yield ``((first, stop), HashedTokens)`` for consecutive ranges of documents, tokenized on several threads."""
     ranges = list(document_ranges(documents))
-    chunks = map_in_threads(lambda bounds: HashedTokens(documents[bounds[0]:bounds[1]], tokenize, lowercase), ranges)
+    chunks = map_in_threads(lambda bounds: HashedTokens(documents[bounds[0]:bounds[1]], tokenize, lowercase, normalization),
+                           ranges)
     yield from zip(ranges, chunks)
 
 
@@ -141,38 +187,57 @@ class HashedTokens:
         Number of tokens of each document.
     """
 
-    def __init__(self, documents: Sequence[str], tokenize: Callable[[str], list[str]], lowercase: bool) -> None:
+    def __init__(self, documents: Sequence[str], tokenize: Callable[[str], list[str]], lowercase: bool,
+                 normalization: str | None) -> None:
         n_documents = len(documents)
-        is_plain = np.fromiter(map(str.isascii, documents), dtype=bool, count=n_documents)
-        plain = np.flatnonzero(is_plain)
+        is_ascii = np.fromiter(map(str.isascii, documents), dtype=bool, count=n_documents)
+        by_rules = is_ascii.copy()  # documents tokenized by the byte rules
+        groups = []
+
+        # ASCII documents: the rules and the hashes read the same bytes.
+        plain = np.flatnonzero(is_ascii)
         plain_texts = [documents[i] for i in plain.tolist()]
         buffer = "\n".join(plain_texts).encode("ascii")
         if lowercase:
             buffer = buffer.lower()
         text = np.frombuffer(buffer, dtype=np.uint8)
-        text_starts = _starts(map(len, plain_texts), plain.size)
-
-        # Documents with a construct that the byte rules do not cover go to the tokenizer.
-        token_starts, token_ends, unsure = _plain_tokens(text)
-        flagged = np.unique(np.searchsorted(text_starts, np.concatenate([_url_positions(text), unsure]), side="right") - 1)
-        is_plain[plain[flagged]] = False
-        others = np.flatnonzero(~is_plain)
-
-        groups = []
+        token_starts, token_ends, rows, flagged = _rule_tokens(text, _starts(map(len, plain_texts), plain.size))
+        by_rules[plain[flagged]] = False
         if token_starts.size:
-            rows = np.searchsorted(text_starts, token_starts, side="right") - 1
-            if flagged.size:
-                in_plain_documents = is_plain[plain[rows]]
-                token_starts = token_starts[in_plain_documents]
-                token_ends = token_ends[in_plain_documents]
-                rows = rows[in_plain_documents]
             groups.append((buffer, text, token_starts, token_ends, plain[rows]))
+
+        # Documents of ASCII and covered Latin-1 characters: the rules read their Latin-1 bytes, the hashes UTF-8.
+        if normalization in LATIN1_NORMALIZATIONS and not is_ascii.all():
+            latin, latin_texts = [], []
+            for index in np.flatnonzero(~is_ascii).tolist():
+                encoded = _latin1_bytes(documents[index])
+                if encoded is not None:
+                    latin.append(index)
+                    latin_texts.append(encoded)
+            if latin:
+                latin_rows = np.array(latin, dtype=INDEX_DTYPE)
+                joined = b"\n".join(latin_texts)
+                if lowercase:
+                    joined = joined.translate(_LATIN1_LOWER)
+                rule_text = np.frombuffer(joined.translate(_LATIN1_CLASSES), dtype=np.uint8)
+                token_starts, token_ends, rows, flagged = _rule_tokens(rule_text, _starts(map(len, latin_texts), len(latin)))
+                by_rules[latin_rows] = True
+                by_rules[latin_rows[flagged]] = False
+                if token_starts.size:
+                    # A byte above 0x7F is two bytes in UTF-8: shift each position by the number of them before it.
+                    shift = np.zeros(rule_text.size + 1, dtype=INDEX_DTYPE)
+                    np.cumsum(np.frombuffer(joined, dtype=np.uint8) >= 0x80, out=shift[1:])
+                    utf8 = joined.decode("latin-1").encode("utf-8")
+                    groups.append((utf8, np.frombuffer(utf8, dtype=np.uint8), token_starts + shift[token_starts],
+                                   token_ends + shift[token_ends], latin_rows[rows]))
+
+        others = np.flatnonzero(~by_rules)
         if others.size:
-            joined = [" ".join(tokenize(documents[i])).encode("utf-8", "surrogatepass") for i in others.tolist()]
-            other_buffer = b"\n".join(joined)
+            joined_tokens = [" ".join(tokenize(documents[i])).encode("utf-8", "surrogatepass") for i in others.tolist()]
+            other_buffer = b"\n".join(joined_tokens)
             other_text = np.frombuffer(other_buffer, dtype=np.uint8)
             other_starts, other_ends = _runs((other_text != _SPACE) & (other_text != _NEWLINE))
-            rows = others[np.searchsorted(_starts(map(len, joined), others.size), other_starts, side="right") - 1]
+            rows = others[np.searchsorted(_starts(map(len, joined_tokens), others.size), other_starts, side="right") - 1]
             groups.append((other_buffer, other_text, other_starts, other_ends, rows))
 
         self.lengths = np.zeros(n_documents, dtype=INDEX_DTYPE)
@@ -238,6 +303,35 @@ def _starts(sizes, count: int) -> np.ndarray:
     if count:
         np.cumsum(np.fromiter(sizes, dtype=INDEX_DTYPE, count=count)[:-1] + 1, out=starts[1:])
     return starts
+
+
+def _latin1_bytes(text: str) -> bytes | None:
+    """Return the Latin-1 bytes of ``text`` when all its characters are ASCII or covered, else None."""
+    try:
+        encoded = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    return encoded if encoded.translate(None, _LATIN1_COVERED).isascii() else None
+
+
+def _rule_tokens(text: np.ndarray, text_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tokenize texts joined by newlines with the byte rules.
+
+    Returns ``(starts, ends, rows, flagged)``. The first three give each
+    token's position in ``text`` and its text (an index into
+    ``text_starts``). ``flagged`` lists the texts with a URL or a construct
+    that the rules may get wrong: they must go to the tokenizer, so their
+    tokens are left out.
+    """
+    token_starts, token_ends, unsure = _plain_tokens(text)
+    flagged = np.unique(np.searchsorted(text_starts, np.concatenate([_url_positions(text), unsure]), side="right") - 1)
+    rows = np.searchsorted(text_starts, token_starts, side="right") - 1
+    if flagged.size and rows.size:
+        is_flagged = np.zeros(text_starts.size, dtype=bool)
+        is_flagged[flagged] = True
+        unflagged = ~is_flagged[rows]
+        token_starts, token_ends, rows = token_starts[unflagged], token_ends[unflagged], rows[unflagged]
+    return token_starts, token_ends, rows, flagged
 
 
 def _url_positions(text: np.ndarray) -> np.ndarray:

@@ -167,7 +167,8 @@ class Featurizer:
     def _token_stream(self, documents: Sequence[str]) -> TokenStream:
         """Tokenize ``documents``; the default tokenizer works on bytes for most ASCII text (``bytetokens.py``)."""
         if self._uses_byte_tokens():
-            return stream_from_documents(documents, self._tokenize, lowercase=self.settings.lowercase)
+            return stream_from_documents(documents, self._tokenize, lowercase=self.settings.lowercase,
+                                         normalization=self.settings.normalization)
         return TokenStream.from_token_lists(list(map(self._tokenize, documents)))
 
     def fit(self, documents: Sequence[str], *, source: str = "the training corpus") -> Featurizer:
@@ -336,7 +337,8 @@ class Featurizer:
         """Featurize one chunk; also return how many of its documents have tokens but no known n-gram."""
         if self._looks_up_token_hashes():
             # Word n-grams only: look the token hashes up in the vocabulary, without decoding any token.
-            hashes, lengths = token_hashes(documents, self._tokenize, lowercase=self.settings.lowercase)
+            hashes, lengths = token_hashes(documents, self._tokenize, lowercase=self.settings.lowercase,
+                                            normalization=self.settings.normalization)
             counts = self._count_token_ids(self.ngrams.token_ids_of_hashes(hashes), lengths)
             unknown = int(np.count_nonzero((np.diff(counts.indptr) == 0) & (lengths > 0)))
             return self._assemble(documents, None, counts), unknown
@@ -373,7 +375,7 @@ class Featurizer:
     def _hashed_tokens(self, documents: Sequence[str]) -> HashedTokens:
         """Tokenize ``documents`` into token hashes, on their bytes where the default tokenizer allows it."""
         if self._uses_byte_tokens():
-            return HashedTokens(documents, self._tokenize, self.settings.lowercase)
+            return HashedTokens(documents, self._tokenize, self.settings.lowercase, self.settings.normalization)
         return HashedTokens.from_token_lists(list(map(self._tokenize, documents)))
 
     def _ngram_counts(self, documents: Sequence[str]) -> CSRMatrix:

@@ -30,7 +30,7 @@ MAX_THREADS = 8
 _MIN_PARALLEL_SORT = 1 << 18
 # Up to this many uint32 values, two stable passes over 16-bit halves beat np.sort (see sort_keys).
 _RADIX_SORT_MAX = 1 << 20
-# Which uint16 of a uint32 holds its low half.
+# The index of a uint32's low half among its two uint16 halves in memory.
 _LOW_HALF = 0 if sys.byteorder == "little" else 1
 
 _state = threading.local()

@@ -17,10 +17,10 @@ from logreg_cli.tokenize import make_tokenizer
 from conftest import corpus_dir
 
 
-def assert_same_stream(documents: list[str], *, lowercase: bool = True) -> None:
-    tokenize = make_tokenizer(lowercase=lowercase)
+def assert_same_stream(documents: list[str], *, lowercase: bool = True, normalization: str | None = "NFKC") -> None:
+    tokenize = make_tokenizer(lowercase=lowercase, normalization=normalization)
     expected = TokenStream.from_token_lists([tokenize(document) for document in documents])
-    actual = stream_from_documents(documents, tokenize, lowercase=lowercase)
+    actual = stream_from_documents(documents, tokenize, lowercase=lowercase, normalization=normalization)
     assert actual.tokens == expected.tokens
     np.testing.assert_array_equal(actual.ids, expected.ids)
     np.testing.assert_array_equal(actual.rows, expected.rows)
@@ -35,11 +35,13 @@ def assert_same_stream(documents: list[str], *, lowercase: bool = True) -> None:
     ("see www.example.com or http://a.b/c", ["see", "www.example.com", "or", "http://a.b/c"]),
     ("1.5'a 5'10.5 l'homme", ["1.5", "a", "5'10", "5", "l'homme"]),
     ("naïve café 3.14", ["naïve", "café", "3.14"]),
+    ("Ça coûte £5 «Übermaß» É++ l'été 2½ µs", ["ça", "coûte", "5", "übermass", "é++", "l'été", "21", "2", "μs"]),
+    ("Ça coûte £5 «Über» É++ l'été ×2", ["ça", "coûte", "5", "über", "é++", "l'été", "2"]),
     ("", []),
 ])
 def test_examples(document: str, tokens: list[str]) -> None:
     assert make_tokenizer()(document) == tokens
-    stream = stream_from_documents([document], make_tokenizer(), lowercase=True)
+    stream = stream_from_documents([document], make_tokenizer(), lowercase=True, normalization="NFKC")
     assert [stream.tokens[i] for i in stream.ids] == tokens
     assert_same_stream([document, document.upper(), "x"])
 
@@ -51,6 +53,17 @@ ASCII_PIECES = st.sampled_from(list("aAbZ019_ '.,#+:/w\n\t-") + ["www.", "http:/
 @given(st.lists(st.lists(ASCII_PIECES, max_size=30).map("".join), max_size=8), st.booleans())
 def test_random_documents(documents: list[str], lowercase: bool) -> None:
     assert_same_stream(documents, lowercase=lowercase)
+
+
+# Every Latin-1 character, so both the covered ones and the others (which send the document to re) come up.
+LATIN1_PIECES = ASCII_PIECES | st.characters(min_codepoint=0x80, max_codepoint=0xFF) | st.sampled_from(["Ü", "ß", "\u2019"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(LATIN1_PIECES, max_size=30).map("".join), max_size=8), st.booleans(),
+       st.sampled_from([None, "NFC", "NFKC", "NFD", "NFKD"]))
+def test_random_latin1_documents(documents: list[str], lowercase: bool, normalization: str | None) -> None:
+    assert_same_stream(documents, lowercase=lowercase, normalization=normalization)
 
 
 @settings(max_examples=100, deadline=None)
@@ -89,7 +102,7 @@ def test_transform_by_hashes_matches_strings(monkeypatch: pytest.MonkeyPatch, ng
 
 def test_hash_tokens_matches_documents() -> None:
     tokens = ["don't", "3.14", "café", "c++", "x"]
-    hashes, lengths = token_hashes([" ".join(tokens)], make_tokenizer(), lowercase=True)
+    hashes, lengths = token_hashes([" ".join(tokens)], make_tokenizer(), lowercase=True, normalization="NFKC")
     np.testing.assert_array_equal(lengths, [5])
     np.testing.assert_array_equal(hashes, hash_tokens(tokens))
 

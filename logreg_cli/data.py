@@ -216,10 +216,7 @@ def read_corpus(path: str, options: ReadOptions = ReadOptions()) -> Corpus:
 
     _log_skipped_blank(corpus)
     if not corpus.documents:
-        raise DataError(
-            f"{location(path)}: no documents found; the corpus is empty or has only blank lines, "
-            "so check the path or add labelled documents"
-        )
+        raise no_documents_error(path)
     _log_label_counts(corpus)
     return corpus
 
@@ -280,13 +277,7 @@ def _warn_all_lines_tabbed(path: str) -> None:
 
 def streams_text(path: str, options: ReadOptions) -> bool:
     """Return whether :func:`iter_text_documents` can read ``path``: format ``text`` in an ASCII-compatible encoding."""
-    file_format = detect_format(path) if options.format == "auto" else options.format
-    if file_format != "text" or (path != "-" and os.path.isdir(path)):
-        return False
-    try:
-        return _is_ascii_compatible(codecs.lookup(options.encoding).name)
-    except LookupError:
-        return False
+    return _reads_lines_of(path, options, "text")
 
 
 def iter_text_documents(path: str, options: ReadOptions, *, block_size: int = 10_000,
@@ -306,12 +297,102 @@ def iter_text_documents(path: str, options: ReadOptions, *, block_size: int = 10
     """
     path = os.fspath(path)
     _validate_options(options)
-    name = location(path)
     block: list[str] = []
+    n_documents = with_tab = 0
+    for _, lines in _line_runs(path, options, read_size):
+        n_documents += len(lines)
+        with_tab += sum(1 for line in lines if "\t" in line)
+        block.extend(lines)
+        while len(block) >= block_size:
+            yield block[:block_size]
+            block = block[block_size:]
+    if block:
+        yield block
+    logger.info("%s: %s documents", location(path), f"{n_documents:,}")
+    if n_documents and with_tab == n_documents:
+        _warn_all_lines_tabbed(path)
+
+
+def streams_labelled(path: str, options: ReadOptions) -> bool:
+    """Return whether :func:`iter_labelled_chunks` can read ``path``.
+
+    That needs a TSV file (by its name, or ``data.format: tsv`` for stdin),
+    columns given by index, and an ASCII-compatible encoding.
+    """
+    by_index = isinstance(options.label_column, int) and isinstance(options.text_column, int)
+    return by_index and _reads_lines_of(path, options, "tsv")
+
+
+def _reads_lines_of(path: str, options: ReadOptions, file_format: str) -> bool:
+    """Tell whether ``path`` is read as ``file_format`` in an encoding where a 0x0A byte always ends a line."""
+    found = detect_format(path) if options.format == "auto" else options.format
+    if found != file_format or (path != "-" and os.path.isdir(path)):
+        return False
+    try:
+        return _is_ascii_compatible(codecs.lookup(options.encoding).name)
+    except LookupError:
+        return False
+
+
+def iter_labelled_chunks(path: str, options: ReadOptions, *, block_size: int = 10_000,
+                         read_size: int = 1 << 20) -> Iterator[Corpus]:
+    """Yield the labelled documents of a TSV file as corpora of consecutive lines.
+
+    Together the chunks hold what :func:`read_corpus` returns, with the same
+    warnings, but only about ``block_size`` lines are held at a time. See
+    :func:`streams_labelled` for the files it reads.
+
+    Raises
+    ------
+    DataError
+        As :func:`read_corpus`, but a run of lines is parsed once it is
+        decoded, so a malformed line before an invalid byte is reported
+        first. A file without documents is reported after the last chunk.
+    """
+    path = os.fspath(path)
+    _validate_options(options)
+    skipped: list[int] = []
+    label_counts: Counter = Counter()
+    pending: list[str] = []
+    pending_first = 1
+    for first_line, lines in _line_runs(path, options, read_size):
+        if not pending:
+            pending_first = first_line
+        pending.extend(lines)
+        if len(pending) < block_size:
+            continue
+        chunk = _parse_tsv(pending, path, options, first_number=pending_first)
+        pending = []
+        skipped.extend(chunk.skipped_blank)
+        label_counts.update(chunk.labels)
+        yield chunk
+    if pending:
+        chunk = _parse_tsv(pending, path, options, first_number=pending_first)
+        skipped.extend(chunk.skipped_blank)
+        label_counts.update(chunk.labels)
+        yield chunk
+    _log_skipped_blank(Corpus([], [], [], path, skipped_blank=skipped))
+    if not label_counts:
+        raise no_documents_error(path)
+    _log_counts(path, label_counts)
+
+
+def no_documents_error(path: str) -> DataError:
+    """Return the error for a labelled corpus without documents."""
+    return DataError(f"{location(path)}: no documents found; the corpus is empty or has only blank lines, "
+                     "so check the path or add labelled documents")
+
+
+def _line_runs(path: str, options: ReadOptions, read_size: int) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(first_line_number, lines)`` for runs of whole lines, read ``read_size`` bytes at a time.
+
+    Lines are split as :func:`_split_lines` splits them: at "\n", without a
+    "\r" before it, and without the empty piece after a final "\n". A UTF-8
+    BOM at the start is dropped, and an invalid byte is named by its line and column.
+    """
     leftover = b""
     first = True
     line_number = 1  # of the first line of the bytes being decoded
-    n_documents = with_tab = 0
     with _open_bytes(path) as stream:
         while True:
             raw = _read_stream(stream, path, read_size)
@@ -333,6 +414,7 @@ def iter_text_documents(path: str, options: ReadOptions, *, block_size: int = 10
             if first and text.startswith("\ufeff"):
                 text = text[1:]
             first = False
+            run_first = line_number
             line_number += whole.count(b"\n")
             lines = text.split("\n")
             last = lines.pop()  # "" after a final newline, else the file's last line
@@ -341,19 +423,9 @@ def iter_text_documents(path: str, options: ReadOptions, *, block_size: int = 10
                 last = last[:-1]
             if final and last:
                 lines.append(last)
-            n_documents += len(lines)
-            with_tab += sum(1 for line in lines if "\t" in line)
-            block.extend(lines)
-            while len(block) >= block_size:
-                yield block[:block_size]
-                block = block[block_size:]
+            yield run_first, lines
             if final:
                 break
-    if block:
-        yield block
-    logger.info("%s: %s documents", name, f"{n_documents:,}")
-    if n_documents and with_tab == n_documents:
-        _warn_all_lines_tabbed(path)
 
 
 def find_duplicates(corpus: Corpus) -> list[str]:
@@ -703,24 +775,26 @@ def _checked_label(label: str, path: str, line: int | None) -> str:
     return label
 
 
-def _parse_tsv(lines: list[str], path: str, options: ReadOptions) -> Corpus:
+def _parse_tsv(lines: list[str], path: str, options: ReadOptions, *, first_number: int = 1) -> Corpus:
+    """Parse TSV ``lines``, the first of which is line ``first_number`` of the file (the header, if any, is line 1)."""
     corpus = Corpus([], [], [], path)
-    first = 1
+    skip = 0
     header_fields: list[str] = []
-    if options.header and lines:
+    if options.header and lines and first_number == 1:
         header_fields = [name.strip() for name in lines[0].split("\t")]
-        first = 2
+        skip = 1
     label_index = _tsv_column_index(
         options.label_column, "label_column", header_fields, path, options
     )
     text_index = _tsv_column_index(options.text_column, "text_column", header_fields, path, options)
 
     if (label_index, text_index) != (0, 1):
-        return _parse_tsv_fields(lines, first, label_index, text_index, corpus)
+        return _parse_tsv_fields(lines, skip, first_number, label_index, text_index, corpus)
 
     # The common layout: split on the first tab only, so tabs inside the text stay there.
-    for number in range(first, len(lines) + 1):
-        line = lines[number - 1]
+    for index in range(skip, len(lines)):
+        number = first_number + index
+        line = lines[index]
         label, tab, text = line.partition("\t")
         if not tab:
             if line.strip():
@@ -765,11 +839,12 @@ def _tsv_column_index(
 
 
 def _parse_tsv_fields(
-    lines: list[str], first: int, label_index: int, text_index: int, corpus: Corpus
+    lines: list[str], skip: int, first_number: int, label_index: int, text_index: int, corpus: Corpus
 ) -> Corpus:
     needed = max(label_index, text_index) + 1
-    for number in range(first, len(lines) + 1):
-        line = lines[number - 1]
+    for index in range(skip, len(lines)):
+        number = first_number + index
+        line = lines[index]
         if not line.strip():
             corpus.skipped_blank.append(number)
             continue
@@ -1138,10 +1213,14 @@ def _log_skipped_blank(corpus: Corpus) -> None:
 
 
 def _log_label_counts(corpus: Corpus) -> None:
-    counts = Counter(corpus.labels)
+    _log_counts(corpus.path, Counter(corpus.labels))
+
+
+def _log_counts(path: str, counts: Counter) -> None:
     listed = ", ".join(f"{label} {counts[label]:,}" for label in sorted(counts))
-    noun = "document" if len(corpus) == 1 else "documents"
-    logger.info("%s: %s %s, labels: %s", location(corpus.path), f"{len(corpus):,}", noun, listed)
+    total = sum(counts.values())
+    noun = "document" if total == 1 else "documents"
+    logger.info("%s: %s %s, labels: %s", location(path), f"{total:,}", noun, listed)
 
 
 def _count(count: int, singular: str, plural: str) -> str:

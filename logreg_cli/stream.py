@@ -48,7 +48,7 @@ import numpy as np
 from tqdm import tqdm
 
 from logreg_cli.config import Config, TrainerConfig
-from logreg_cli.data import Corpus, ReadOptions, detect_format, document_hashes
+from logreg_cli.data import Corpus, ReadOptions, detect_format, document_hashes, no_documents_error
 from logreg_cli.errors import ConfigError, DataError, location
 from logreg_cli.featurize import Featurizer
 from logreg_cli.losses import mean_loss
@@ -315,8 +315,7 @@ def _scan(path: str, options: ReadOptions, chunk_size: int) -> tuple[Counter, in
             sample = chunk.documents
         n_chunks += 1
     if n_chunks == 0:
-        raise DataError(f"{location(path)}: no documents found; the corpus is empty or has only blank lines, "
-                        "so check the path or add labelled documents")
+        raise no_documents_error(path)
     return label_counts, n_chunks, sample, np.unique(np.concatenate(hashes), axis=0)
 
 

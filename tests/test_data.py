@@ -22,10 +22,12 @@ from logreg_cli.data import (
     detect_format,
     document_hashes,
     find_duplicates,
+    iter_labelled_chunks,
     iter_text_documents,
     overlap_message,
     read_corpus,
     read_documents,
+    streams_labelled,
     streams_text,
 )
 from logreg_cli.errors import ConfigError, DataError
@@ -715,6 +717,66 @@ def test_iter_text_documents_names_line_of_invalid_byte(tmp_path):
 
     with pytest.raises(DataError, match=r"input\.txt:3:4: invalid UTF-8 byte 0xE9"):
         list(iter_text_documents(str(path), ReadOptions(), read_size=2))
+
+
+_TSV_PIECES = _TEXT_PIECES + [b"pos\t", b"neg\t", b"\tx", b" \t"]
+
+
+def _read_labelled_both(path: str, options: ReadOptions, block_size: int, read_size: int,
+                        caplog: pytest.LogCaptureFixture) -> tuple[object, object]:
+    """Return what read_corpus and iter_labelled_chunks give: fields and log lines, or the error."""
+    results = []
+    for read in (lambda: [read_corpus(path, options)],
+                 lambda: list(iter_labelled_chunks(path, options, block_size=block_size, read_size=read_size))):
+        caplog.clear()
+        try:
+            chunks = read()
+            result: object = [[value for chunk in chunks for value in getattr(chunk, name)]
+                              for name in ("documents", "labels", "line_numbers")]
+        except DataError as error:
+            result = str(error)
+        results.append((result, [record.getMessage() for record in caplog.records]))
+    return results[0], results[1]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(_TSV_PIECES), max_size=30), st.sampled_from(["utf-8", "latin-1"]),
+       st.integers(1, 4), st.integers(1, 8), st.booleans(), st.sampled_from([(0, 1), (1, 0), (0, 2)]))
+def test_iter_labelled_chunks_equals_read_corpus(tmp_path, caplog, pieces, encoding, block_size, read_size, header,
+                                                 columns):
+    # The same documents, labels, lines and log lines, or the same error, for any split of the bytes.
+    caplog.set_level(logging.INFO)
+    path = write(tmp_path, "input.tsv", b"".join(pieces))
+    options = ReadOptions(encoding=encoding, header=header, label_column=columns[0], text_column=columns[1])
+
+    whole, streamed = _read_labelled_both(path, options, block_size, read_size, caplog)
+
+    if isinstance(whole[0], str) and "invalid" in whole[0] and "byte" in whole[0]:
+        # read_corpus decodes the whole file before it parses a line, so an invalid byte comes first there.
+        # The chunks parse each run of lines once it is decoded, so a malformed line before that byte comes first.
+        assert isinstance(streamed[0], str)
+    else:
+        assert streamed == whole
+
+
+def test_iter_labelled_chunks_blocks_of_lines(tmp_path):
+    path = write(tmp_path, "input.tsv", b"\xef\xbb\xbfpos\tone\r\nneg\ttwo\n\npos\tfour\nneg\tfive")
+
+    chunks = list(iter_labelled_chunks(path, ReadOptions(), block_size=2, read_size=3))
+
+    assert len(chunks) == 2
+    assert [chunk.documents for chunk in chunks] == [["one", "two"], ["four", "five"]]
+    assert [chunk.line_numbers for chunk in chunks] == [[1, 2], [4, 5]]
+
+
+def test_streams_labelled_only_tsv_by_index(tmp_path):
+    assert streams_labelled("test.tsv", ReadOptions())
+    assert streams_labelled("-", ReadOptions(format="tsv"))
+    assert not streams_labelled("-", ReadOptions())
+    assert not streams_labelled("test.csv", ReadOptions())
+    assert not streams_labelled("test.tsv", ReadOptions(encoding="utf-16"))
+    assert not streams_labelled("test.tsv", ReadOptions(header=True, label_column="label"))
+    assert not streams_labelled(str(tmp_path), ReadOptions(format="tsv"))
 
 
 def test_streams_text_only_ascii_compatible_text(tmp_path):

@@ -89,3 +89,39 @@ def test_predict_file_in_blocks_equals_whole_matrix(tmp_path, monkeypatch, caplo
     unknown = [record for record in caplog.records if "no n-gram in the model's vocabulary" in record.getMessage()]
     assert len(unknown) == 1
     assert unknown[0].getMessage().startswith("1 of 21 documents")
+
+
+def test_predict_labelled_chunks_equal_whole_file(tmp_path, monkeypatch, caplog):
+    from logreg_cli import pipeline
+    from logreg_cli.pipeline import predict_file, train_from_config
+
+    lines = [f"{'pos' if i % 2 else 'neg'}\t{'good fine' if i % 2 else 'bad poor'} word{i % 7}" for i in range(60)]
+    (tmp_path / "train.tsv").write_text("\n".join(lines[:40]) + "\n", encoding="utf-8")
+    # A blank line, the last line without a newline, a training document and a document without a known n-gram.
+    test_lines = lines[40:50] + ["", "neg\tunseen tokens only"] + lines[50:] + [lines[0]]
+    (tmp_path / "test.tsv").write_text("\n".join(test_lines), encoding="utf-8")
+    config = load_config(None, ["trainer.max_epochs=5", f"data.train={tmp_path / 'train.tsv'}"])
+    model = train_from_config(config).model
+    assert model.train_document_hashes is not None
+    # Chunks of 4 lines.
+    original = pipeline.iter_labelled_chunks
+    monkeypatch.setattr(pipeline, "iter_labelled_chunks",
+                        lambda path, options: original(path, options, block_size=4, read_size=64))
+    results, logs = [], []
+    for streams in (False, True):
+        monkeypatch.setattr(pipeline, "streams_labelled", lambda path, options, streams=streams: streams)
+        caplog.clear()
+        with caplog.at_level("INFO"):
+            results.append(predict_file(model, str(tmp_path / "test.tsv"), config, labelled=True, keep_features=True))
+        logs.append([record.getMessage() for record in caplog.records])
+    whole, chunked = results
+
+    assert chunked.true_labels == whole.true_labels
+    assert chunked.line_numbers == whole.line_numbers
+    assert chunked.line_numbers[-2:] == [22, 23]
+    assert (chunked.probabilities == whole.probabilities).all()
+    assert (chunked.document_hashes == whole.document_hashes).all()
+    assert chunked.X.n_rows == whole.X.n_rows == 22
+    assert (chunked.X.indices == whole.X.indices).all()
+    assert logs[1] == logs[0]
+    assert any("skipped 1 blank line (11)" in message for message in logs[1])

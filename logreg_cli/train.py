@@ -322,7 +322,7 @@ def minibatch_epoch(
     V = weights.copy()
     V[0] = 0.0
     scale = 1.0
-    scratch = np.zeros(X.n_columns, dtype=np.int64)  # for transpose_dot_compact
+    scratch = np.zeros(X.n_columns, dtype=np.int32)  # for transpose_dot_compact
     binary = weights.ndim == 1
     for rows, batch in batches:
         batch_y = y[rows]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from logreg_cli.io import load_arrays, save_arrays
-from logreg_cli.sparse import CSRMatrix
+from logreg_cli.sparse import CSRMatrix, distinct_with_inverse
 
 
 @pytest.fixture
@@ -76,11 +76,23 @@ def test_scipy_opens_saved_matrix(tmp_path, dense):
     assert again.to_dense() == pytest.approx(dense)
 
 
-def test_transpose_dot_compact_with_scratch(dense):
+@pytest.mark.parametrize("scratch_dtype", [np.int32, np.int64])
+def test_transpose_dot_compact_with_scratch(dense, scratch_dtype):
     X = CSRMatrix.from_dense(dense)
     values = np.random.default_rng(3).normal(size=(9, 3))
     sorted_columns, sorted_product = X.transpose_dot_compact(values)
-    columns, product = X.transpose_dot_compact(values, np.zeros(X.n_columns, dtype=np.int64))
+    columns, product = X.transpose_dot_compact(values, np.zeros(X.n_columns, dtype=scratch_dtype))
     order = np.argsort(columns)
     np.testing.assert_array_equal(columns[order], sorted_columns)
     np.testing.assert_array_equal(product[order], sorted_product)
+
+
+@pytest.mark.parametrize("scratch_dtype", [np.int8, np.int32])
+def test_distinct_with_inverse_rebuilds_values(scratch_dtype):
+    # 300 values do not fit the positions of an int8 scratch array, so that call falls back to np.unique.
+    values = np.random.default_rng(5).integers(0, 50, 300)
+
+    distinct, inverse = distinct_with_inverse(values, np.zeros(50, dtype=scratch_dtype))
+
+    np.testing.assert_array_equal(distinct[inverse], values)
+    assert np.sort(distinct).tolist() == np.unique(values).tolist()

@@ -6,7 +6,8 @@ One run measures, on ``<data-dir>/<corpus>/{train,test}.tsv``:
   it. No pure-Python tokenizer does less work. It is timed on the training
   file and on the test file.
 - ours: read, featurize (hash every document for the overlap check of
-  ``logreg eval``, as ``logreg train`` does, fit the featurizer on the
+  ``logreg eval``, as ``logreg train`` does unless ``data.overlap_check``
+  is false, fit the featurizer on the
   training part, transform the validation part), train, and predict (read,
   featurize and predict the test file, as ``logreg predict`` does, without
   the overlap check), with the config given by ``--config`` and ``--set``. With
@@ -250,8 +251,10 @@ def run_ours(train_path: str, test_path: str, config_path: str | None, overrides
     with clock.stage("read"):
         corpus = read_training_corpus(train_path, config)
     with clock.stage("featurize"):
-        # logreg train keeps a hash of every training document for the overlap check of logreg eval.
-        document_hashes(corpus.documents)
+        # logreg train keeps a hash of every training document for the overlap check of logreg eval,
+        # unless data.overlap_check is false.
+        if config.data.overlap_check:
+            document_hashes(corpus.documents)
         labels = sorted(set(corpus.labels))
         y_all = label_indices(corpus.labels, labels, source=train_path)
         fraction = config.trainer.validation_fraction

@@ -72,6 +72,9 @@ class DataConfig:
     label_key: str = _key("label", "JSON Lines: key of the label")
     text_key: str = _key("text", "JSON Lines: key of the text")
     fasttext_prefix: str = _key("__label__", "fastText format: the prefix that marks a label")
+    overlap_check: bool = _key(True, "keep a 16-byte hash of each training document in the model (and features file), "
+                                     "so that eval warns about test documents that also occur in training; "
+                                     "false skips the hashing")
 
 
 WORD_LIST_VALUES = ("presence", "count", "proportion")

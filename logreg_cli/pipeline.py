@@ -145,7 +145,8 @@ def featurize_corpus(corpus: Corpus, config: Config, featurizer: Featurizer | No
         X = featurizer.transform(corpus.documents)
     names = list(labels) if labels is not None else sorted(set(corpus.labels))
     y = label_indices(corpus.labels, names, source=source)
-    return FeaturesFile(X, y, names, featurizer, document_hashes(corpus.documents))
+    return FeaturesFile(X, y, names, featurizer,
+                        document_hashes(corpus.documents) if config.data.overlap_check else None)
 
 
 def split_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -209,13 +210,13 @@ def train_from_config(
         X, y = features.X.take_rows(train_rows), features.y[train_rows]
         X_val, y_val = features.X.take_rows(val_rows), features.y[val_rows]
         featurizer, labels = features.featurizer, features.labels
-        train_hashes = features.document_hashes
+        train_hashes = features.document_hashes if config.data.overlap_check else None
         if validation_path is not None:
             X_val, y_val = validation_from_file(validation_path, config, featurizer, labels)
     else:
         corpus = read_training_corpus(train_path, config)
         # Every document of the file counts as training data for the overlap check, the validation part included.
-        train_hashes = document_hashes(corpus.documents)
+        train_hashes = document_hashes(corpus.documents) if config.data.overlap_check else None
         labels = resume.labels if resume is not None else sorted(set(corpus.labels))
         y_all = label_indices(corpus.labels, labels, source=_name(train_path))
         train_rows, val_rows = _validation_rows(y_all, config, validation_path)

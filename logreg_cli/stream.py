@@ -257,7 +257,8 @@ def train_streaming(
     options = read_options(config)
 
     # First pass: the labels, a sample to fit the featurizer on, and the idf if needed.
-    label_counts, n_chunks, sample, train_hashes = _scan(train_path, options, trainer.chunk_size)
+    label_counts, n_chunks, sample, train_hashes = _scan(train_path, options, trainer.chunk_size,
+                                                         hashes=config.data.overlap_check)
     if len(label_counts) < 2:
         raise DataError(f"{train_path} has only one label; a classifier needs documents of at least 2 labels")
     if resume is not None:
@@ -301,22 +302,27 @@ def train_streaming(
     return TrainOutcome(model, result, n_documents, X_val.n_rows, X_val, y_val)
 
 
-def _scan(path: str, options: ReadOptions, chunk_size: int) -> tuple[Counter, int, list[str], np.ndarray]:
-    """Return the label counts, the number of chunks, the first chunk's documents and the distinct document hashes."""
+def _scan(path: str, options: ReadOptions, chunk_size: int, *,
+          hashes: bool) -> tuple[Counter, int, list[str], np.ndarray | None]:
+    """Return the label counts, the number of chunks, the first chunk's documents and the distinct document hashes.
+
+    Without ``hashes`` (``data.overlap_check: false``) the documents are not hashed and the hashes are None.
+    """
     label_counts: Counter = Counter()
     n_chunks = 0
     sample: list[str] = []
-    hashes = []
+    found = []
     for chunk in iter_chunks(path, options, chunk_size):
         label_counts.update(chunk.labels)
-        # 16 bytes per distinct document, for the overlap check of eval, as train_from_config stores them.
-        hashes.append(np.unique(document_hashes(chunk.documents), axis=0))
+        if hashes:
+            # 16 bytes per distinct document, for the overlap check of eval, as train_from_config stores them.
+            found.append(np.unique(document_hashes(chunk.documents), axis=0))
         if n_chunks == 0:
             sample = chunk.documents
         n_chunks += 1
     if n_chunks == 0:
         raise no_documents_error(path)
-    return label_counts, n_chunks, sample, np.unique(np.concatenate(hashes), axis=0)
+    return label_counts, n_chunks, sample, np.unique(np.concatenate(found), axis=0) if hashes else None
 
 
 def _streamed_idf(path: str, options: ReadOptions, chunk_size: int, featurizer: Featurizer) -> np.ndarray:

@@ -783,6 +783,20 @@ def test_overlap_found_between_features_files(tmp_path):
     assert "(test documents 1, 3)" in overlap[0]
 
 
+def test_overlap_check_off_keeps_no_hashes(tmp_path):
+    train_features = tmp_path / "train.npz"
+    invoke("-q", "featurize", case(DUPLICATES, "train.tsv"), "-o", train_features, "--set", "data.overlap_check=false")
+    model = tmp_path / "model.npz"
+    invoke("-q", "train", case(DUPLICATES, "train.tsv"), "-o", model, "--set", "data.overlap_check=false", *FIT)
+
+    result = invoke("eval", model, case(DUPLICATES, "test.tsv"))
+
+    assert result.exit_code == 0
+    assert "also occur verbatim" not in result.stderr
+    assert LogisticModel.load(model).train_document_hashes is None
+    assert FeaturesFile.load(train_features).document_hashes is None
+
+
 def test_model_without_hashes_still_loads(tmp_path):
     model = train_model(tmp_path, case(DUPLICATES, "train.tsv"))
     with np.load(model, allow_pickle=False) as archive:

@@ -317,3 +317,12 @@ def test_streamed_model_warns_of_test_overlap(corpus, caplog):
     overlap = [record.getMessage() for record in caplog.records if "also occur verbatim" in record.getMessage()]
     assert len(overlap) == 1
     assert "600 of 600 test documents (100.0%)" in overlap[0]
+
+
+def test_streaming_overlap_check_off_hashes_nothing(corpus, monkeypatch):
+    train, validation, _ = corpus
+    monkeypatch.setattr("logreg_cli.stream.document_hashes", lambda documents: pytest.fail("documents were hashed"))
+
+    outcome = train_from_config(_config(train, validation, "data.overlap_check=false"))
+
+    assert outcome.model.train_document_hashes is None

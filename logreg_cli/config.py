@@ -223,10 +223,10 @@ class TrainerConfig:
                                    "null predicts the more probable label", minimum=0.0, maximum=1.0)
     tune_threshold: bool = _key(False, "binary models: set threshold to the value with the highest F1 on the validation "
                                 "documents and store it in the model")
-    streaming: bool = _key(False, "read the training file (TSV) in chunks of chunk_size documents and hold one chunk's features "
+    streaming: bool = _key(False, "read the training file (TSV) in chunks of chunk_size lines and hold one chunk's features "
                            "at a time (two with stream_prefetch); needs featurizer.hash_bits > 0, and early stopping needs "
                            "data.validation")
-    chunk_size: int = _key(10000, "streaming only: documents per chunk", minimum=1)
+    chunk_size: int = _key(10000, "streaming only: lines of the training file per chunk", minimum=1)
     stream_cache: bool = _key(False, "streaming only: write each chunk's features to a temporary folder (in $TMPDIR) during "
                               "the first epoch, so that later epochs read them instead of the text; takes 8 bytes per stored "
                               "value on disk when the values are whole numbers (binary, counts), else 16; deleted after training")

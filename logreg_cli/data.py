@@ -335,12 +335,14 @@ def _reads_lines_of(path: str, options: ReadOptions, file_format: str) -> bool:
 
 
 def iter_labelled_chunks(path: str, options: ReadOptions, *, block_size: int = 10_000,
-                         read_size: int = 1 << 20) -> Iterator[Corpus]:
-    """Yield the labelled documents of a TSV file as corpora of consecutive lines.
+                         read_size: int = 1 << 20, log: bool = True) -> Iterator[Corpus]:
+    """Yield the labelled documents of a TSV file as corpora of ``block_size`` consecutive lines.
 
     Together the chunks hold what :func:`read_corpus` returns, with the same
-    warnings, but only about ``block_size`` lines are held at a time. See
-    :func:`streams_labelled` for the files it reads.
+    warnings and log lines (none without ``log``), but only one chunk's
+    lines are held at a time. The last chunk may have fewer lines, and a
+    chunk of blank lines only is not yielded. See :func:`streams_labelled`
+    for the files it reads.
 
     Raises
     ------
@@ -354,27 +356,33 @@ def iter_labelled_chunks(path: str, options: ReadOptions, *, block_size: int = 1
     skipped: list[int] = []
     label_counts: Counter = Counter()
     pending: list[str] = []
-    pending_first = 1
+    pending_first = 1  # line number of pending[0]
+
+    def parse(lines: list[str], first_number: int) -> Corpus:
+        chunk = _parse_tsv(lines, path, options, first_number=first_number)
+        skipped.extend(chunk.skipped_blank)
+        label_counts.update(chunk.labels)
+        return chunk
+
     for first_line, lines in _line_runs(path, options, read_size):
         if not pending:
             pending_first = first_line
         pending.extend(lines)
-        if len(pending) < block_size:
-            continue
-        chunk = _parse_tsv(pending, path, options, first_number=pending_first)
-        pending = []
-        skipped.extend(chunk.skipped_blank)
-        label_counts.update(chunk.labels)
-        yield chunk
+        while len(pending) >= block_size:
+            chunk = parse(pending[:block_size], pending_first)
+            pending, pending_first = pending[block_size:], pending_first + block_size
+            if chunk.documents:
+                yield chunk
     if pending:
-        chunk = _parse_tsv(pending, path, options, first_number=pending_first)
-        skipped.extend(chunk.skipped_blank)
-        label_counts.update(chunk.labels)
-        yield chunk
-    _log_skipped_blank(Corpus([], [], [], path, skipped_blank=skipped))
+        chunk = parse(pending, pending_first)
+        if chunk.documents:
+            yield chunk
+    if log:
+        _log_skipped_blank(Corpus([], [], [], path, skipped_blank=skipped))
     if not label_counts:
         raise no_documents_error(path)
-    _log_counts(path, label_counts)
+    if log:
+        _log_counts(path, label_counts)
 
 
 def no_documents_error(path: str) -> DataError:

@@ -48,7 +48,7 @@ import numpy as np
 from tqdm import tqdm
 
 from logreg_cli.config import Config, TrainerConfig
-from logreg_cli.data import Corpus, ReadOptions, detect_format, document_hashes, no_documents_error
+from logreg_cli.data import Corpus, ReadOptions, detect_format, document_hashes, iter_labelled_chunks, no_documents_error
 from logreg_cli.errors import ConfigError, DataError, location
 from logreg_cli.featurize import Featurizer
 from logreg_cli.losses import mean_loss
@@ -64,16 +64,14 @@ from logreg_cli.train import (EpochPass, EpochRecord, TrainResult, initial_weigh
 logger = logging.getLogger(__name__)
 
 STREAMING_METHODS = ("minibatch", "stochastic") + ADAPTIVE_METHODS
-_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def iter_chunks(path: str, options: ReadOptions, chunk_size: int) -> Iterator[Corpus]:
-    """Read a TSV corpus file and yield it as consecutive corpora of at most ``chunk_size`` documents.
+    """Read a TSV corpus file and yield it as consecutive corpora of ``chunk_size`` lines.
 
-    Lines are parsed as ``data.read_corpus`` parses TSV. They end at
-    ``"\\n"``, and a ``"\\r"`` before it is dropped. The label and the text
-    come from ``options.label_column`` and ``options.text_column``. Blank
-    lines are skipped, and so is a header line when ``options.header`` is set.
+    Lines are parsed as ``data.read_corpus`` parses TSV, with the same
+    errors (``data.iter_labelled_chunks``), but nothing is logged: the file
+    is read once per epoch. A chunk of blank lines only is not yielded.
 
     Parameters
     ----------
@@ -82,7 +80,7 @@ def iter_chunks(path: str, options: ReadOptions, chunk_size: int) -> Iterator[Co
     options : ReadOptions
         Format (``auto`` or ``tsv``), encoding and column settings.
     chunk_size : int
-        Documents per chunk; the last chunk may hold fewer.
+        Lines per chunk; the last chunk may have fewer, and blank lines hold no document.
 
     Yields
     ------
@@ -92,42 +90,14 @@ def iter_chunks(path: str, options: ReadOptions, chunk_size: int) -> Iterator[Co
     Raises
     ------
     DataError
-        The file is missing or unreadable, a byte cannot be decoded, or a
-        line is malformed; the message names the file and line.
+        The file is missing, unreadable or has no documents, a byte cannot
+        be decoded, or a line is malformed. The message names the file and line.
     ConfigError
         The format is not TSV, the path is stdin, or a column is given by name.
     """
     path = os.fspath(path)
     _check_streamable(path, options)
-    label_index, text_index = options.label_column, options.text_column
-    assert isinstance(label_index, int) and isinstance(text_index, int)
-    try:
-        file = open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(f"{location(path)}: file not found; check the path") from None
-    except OSError as error:
-        raise DataError(f"{location(path)}: cannot read the file ({error.strerror}); check the path") from None
-    with file:
-        number = 0
-        raw_lines: list[bytes] = []
-        first_number = 1
-        for raw in file:
-            number += 1
-            if number == 1 and raw.startswith(_UTF8_BOM):
-                raw = raw[len(_UTF8_BOM):]
-            if number == 1 and options.header:
-                first_number = 2
-                continue
-            raw_lines.append(raw)
-            if len(raw_lines) >= chunk_size:
-                chunk = _parse_chunk(raw_lines, first_number, path, options, label_index, text_index)
-                raw_lines, first_number = [], number + 1
-                if chunk.documents:
-                    yield chunk
-        if raw_lines:
-            chunk = _parse_chunk(raw_lines, first_number, path, options, label_index, text_index)
-            if chunk.documents:
-                yield chunk
+    yield from iter_labelled_chunks(path, options, block_size=chunk_size, log=False)
 
 
 def _check_streamable(path: str, options: ReadOptions) -> None:
@@ -158,53 +128,6 @@ def _check_streamable(path: str, options: ReadOptions) -> None:
             f"data.encoding: trainer.streaming splits lines at the byte 0x0A, which {options.encoding} does not keep "
             "for a line end; convert the file to UTF-8"
         )
-
-
-def _parse_chunk(raw_lines: list[bytes], first_number: int, path: str, options: ReadOptions,
-                 label_index: int, text_index: int) -> Corpus:
-    """Decode and parse consecutive lines whose first one is line ``first_number`` of the file."""
-    blob = b"".join(raw_lines)
-    try:
-        text = blob.decode(options.encoding, options.encoding_errors)
-    except UnicodeDecodeError as error:
-        raise DataError(_decode_error_message(raw_lines, first_number, error, path, options)) from None
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    corpus = Corpus([], [], [], path)
-    needed = max(label_index, text_index) + 1
-    for offset, line in enumerate(lines):
-        number = first_number + offset
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line.strip():
-            corpus.skipped_blank.append(number)
-            continue
-        fields = line.split("\t", needed - 1) if text_index == needed - 1 else line.split("\t")
-        if len(fields) < needed:
-            raise DataError(
-                f"{location(path, number)}: expected 'label<TAB>text' ({needed} tab-separated fields: label column "
-                f"{label_index}, text column {text_index}) but found {len(fields)}; separate the label from the text with a tab"
-            )
-        label = fields[label_index].strip()
-        if not label:
-            raise DataError(f"{location(path, number)}: the label is empty; write a label for this document")
-        corpus.documents.append(fields[text_index])
-        corpus.labels.append(label)
-        corpus.line_numbers.append(number)
-    return corpus
-
-
-def _decode_error_message(raw_lines: list[bytes], first_number: int, error: UnicodeDecodeError, path: str,
-                          options: ReadOptions) -> str:
-    offset = error.start
-    for index, raw in enumerate(raw_lines):
-        if offset < len(raw):
-            where = location(path, first_number + index, offset + 1)
-            return (f"{where}: invalid {options.encoding} byte 0x{raw[offset]:02X} ({error.reason}); set data.encoding "
-                    "to the file's encoding, or data.encoding_errors: replace to replace invalid bytes")
-        offset -= len(raw)
-    return f"{location(path)}: invalid {options.encoding} data ({error.reason}); set data.encoding to the file's encoding"
 
 
 def check_streaming_settings(config: Config) -> None:

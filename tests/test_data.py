@@ -764,9 +764,9 @@ def test_iter_labelled_chunks_blocks_of_lines(tmp_path):
 
     chunks = list(iter_labelled_chunks(path, ReadOptions(), block_size=2, read_size=3))
 
-    assert len(chunks) == 2
-    assert [chunk.documents for chunk in chunks] == [["one", "two"], ["four", "five"]]
-    assert [chunk.line_numbers for chunk in chunks] == [[1, 2], [4, 5]]
+    assert [chunk.documents for chunk in chunks] == [["one", "two"], ["four"], ["five"]]
+    assert [chunk.line_numbers for chunk in chunks] == [[1, 2], [4], [5]]
+    assert [chunk.skipped_blank for chunk in chunks] == [[], [3], []]
 
 
 def test_streams_labelled_only_tsv_by_index(tmp_path):

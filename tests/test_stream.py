@@ -90,8 +90,22 @@ def test_iter_chunks_names_line_without_tab(tmp_path):
 def test_iter_chunks_names_line_of_invalid_byte(tmp_path):
     path = tmp_path / "latin.tsv"
     path.write_bytes(b"a\tone\nb\ttwo\nc\tcaf\xe9\n")
-    with pytest.raises(DataError, match=r"latin\.tsv:3:6: invalid utf-8 byte 0xE9"):
+    with pytest.raises(DataError, match=r"latin\.tsv:3:6: invalid UTF-8 byte 0xE9; if the file is Latin-1"):
         list(iter_chunks(str(path), ReadOptions(), 2))
+
+
+@pytest.mark.parametrize("bad_line", ["no tab here", "\tno label", " \tblank label"])
+def test_iter_chunks_errors_equal_read_corpus(tmp_path, bad_line):
+    path = tmp_path / "bad.tsv"
+    path.write_text(f"a\tone\nb\ttwo\n{bad_line}\nc\tthree\n", encoding="utf-8")
+    with pytest.raises(DataError) as whole:
+        read_corpus(str(path))
+
+    with pytest.raises(DataError) as streamed:
+        list(iter_chunks(str(path), ReadOptions(), 2))
+
+    assert str(streamed.value) == str(whole.value)
+    assert "bad.tsv:3: " in str(streamed.value)
 
 
 def test_iter_chunks_rejects_other_formats(tmp_path):

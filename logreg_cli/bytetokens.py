@@ -159,8 +159,11 @@ def _tokenized_chunks(documents: Sequence[str], tokenize: Callable[[str], list[s
                       normalization: str | None):
     """Yield ``((first, stop), HashedTokens)`` for consecutive ranges of documents, tokenized on several threads."""
     ranges = list(document_ranges(documents))
-    chunks = map_in_threads(lambda bounds: HashedTokens(documents[bounds[0]:bounds[1]], tokenize, lowercase, normalization),
-                           ranges)
+
+    def tokenized(bounds: tuple[int, int]) -> HashedTokens:
+        return HashedTokens(documents[bounds[0]:bounds[1]], tokenize, lowercase, normalization)
+
+    chunks = map_in_threads(tokenized, ranges)
     yield from zip(ranges, chunks)
 
 

@@ -66,12 +66,13 @@ logger = logging.getLogger(__name__)
 STREAMING_METHODS = ("minibatch", "stochastic") + ADAPTIVE_METHODS
 
 
-def iter_chunks(path: str, options: ReadOptions, chunk_size: int) -> Iterator[Corpus]:
+def iter_chunks(path: str, options: ReadOptions, chunk_size: int, *, log: bool = False) -> Iterator[Corpus]:
     """Read a TSV corpus file and yield it as consecutive corpora of ``chunk_size`` lines.
 
     Lines are parsed as ``data.read_corpus`` parses TSV, with the same
-    errors (``data.iter_labelled_chunks``), but nothing is logged: the file
-    is read once per epoch. A chunk of blank lines only is not yielded.
+    errors (``data.iter_labelled_chunks``). Its warning about blank lines
+    and its count of documents are logged only with ``log``, because the
+    file is read once per epoch. A chunk of blank lines only is not yielded.
 
     Parameters
     ----------
@@ -97,7 +98,7 @@ def iter_chunks(path: str, options: ReadOptions, chunk_size: int) -> Iterator[Co
     """
     path = os.fspath(path)
     _check_streamable(path, options)
-    yield from iter_labelled_chunks(path, options, block_size=chunk_size, log=False)
+    yield from iter_labelled_chunks(path, options, block_size=chunk_size, log=log)
 
 
 def _check_streamable(path: str, options: ReadOptions) -> None:
@@ -235,7 +236,8 @@ def _scan(path: str, options: ReadOptions, chunk_size: int, *,
     n_chunks = 0
     sample: list[str] = []
     found = []
-    for chunk in iter_chunks(path, options, chunk_size):
+    # The first pass reports blank lines and the label counts, as reading the file whole does.
+    for chunk in iter_chunks(path, options, chunk_size, log=True):
         label_counts.update(chunk.labels)
         if hashes:
             # 16 bytes per distinct document, for the overlap check of eval, as train_from_config stores them.

@@ -340,3 +340,17 @@ def test_streaming_overlap_check_off_hashes_nothing(corpus, monkeypatch):
     outcome = train_from_config(_config(train, validation, "data.overlap_check=false"))
 
     assert outcome.model.train_document_hashes is None
+
+
+def test_streaming_warns_once_of_blank_lines(tmp_path, caplog):
+    lines = [f"{'pos' if i % 2 else 'neg'}\t{'good fine' if i % 2 else 'bad poor'} word{i}" for i in range(200)]
+    lines[49] = lines[150] = ""
+    train = tmp_path / "blank.tsv"
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    with caplog.at_level("INFO"):
+        train_from_config(_config(train, None, "trainer.chunk_size=64", "trainer.max_epochs=3"))
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert [message for message in messages if "blank line" in message] == [f"{train}: skipped 2 blank lines (50, 151)"]
+    assert sum("198 documents, labels: neg 99, pos 99" in message for message in messages) == 1

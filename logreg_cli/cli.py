@@ -468,8 +468,8 @@ def predict(probabilities: bool, top_k: int | None, explain: bool, explain_featu
     document gives one output line, in order: label<TAB>probability of that
     label, then the columns that --top-k, --probabilities and --explain add.
     In bare text every line is a document, blank lines included; labelled
-    files skip blank lines with a warning. Bare text is read and predicted
-    10,000 lines at a time, so it may be larger than memory.
+    files skip blank lines with a warning. Bare text and TSV are read and
+    predicted 10,000 lines at a time, so they may be larger than memory.
     With --output-format jsonl each line is an object with the keys label
     and probability, and top, probabilities and explanation when --top-k,
     --probabilities and --explain ask for them.
@@ -492,7 +492,7 @@ def predict(probabilities: bool, top_k: int | None, explain: bool, explain_featu
     if not streams_predictions(input_path, config):
         _write_text(output, render(predict_file(model, input_path, config, labelled=False, keep_features=explain)))
         return
-    # Bare text lines are read, predicted and written a block at a time, so the input can be larger than memory.
+    # Bare text and TSV lines are read, predicted and written a block at a time, so the input can be larger than memory.
     with _text_writer(output) as write:
         for block in predict_text_blocks(model, input_path, config, keep_features=explain):
             write(render(block))

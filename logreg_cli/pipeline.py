@@ -403,20 +403,27 @@ def _predict_labelled_chunks(model: LogisticModel, path: str, config: Config, *,
 
 
 def streams_predictions(path: str, config: Config) -> bool:
-    """Return whether :func:`predict_text_blocks` can predict ``path``: bare text lines, not a features file."""
-    return (path == "-" or not is_features_file(path)) and streams_text(path, read_options(config))
+    """Return whether :func:`predict_text_blocks` can predict ``path``: bare text or TSV lines, not a features file."""
+    options = read_options(config)
+    return (path == "-" or not is_features_file(path)) and (streams_text(path, options) or streams_labelled(path, options))
 
 
 def predict_text_blocks(model: LogisticModel, path: str, config: Config, *,
                         keep_features: bool = False) -> Iterator[Predictions]:
-    """Predict a text file or stdin (see :func:`streams_predictions`) a block of lines at a time.
+    """Predict a text file, a TSV file or stdin (see :func:`streams_predictions`) a block of lines at a time.
 
     Yields one Predictions per block of documents, in order: together they
     are what :func:`predict_file` gives, but the file is never held whole.
-    Warns once, at the end, about documents without a known n-gram.
+    The labels of a TSV file are ignored, as in :func:`predict_file`. Warns
+    once, at the end, about documents without a known n-gram.
     """
+    options = read_options(config)
+    if streams_labelled(path, options):
+        blocks = (chunk.documents for chunk in iter_labelled_chunks(path, options))
+    else:
+        blocks = iter_text_documents(path, options)
     unknown = n_documents = 0
-    for documents in iter_text_documents(path, read_options(config)):
+    for documents in blocks:
         probabilities, matrices = [], []
         for X, block_unknown in model.featurizer.blocks_with_unknown(documents):
             probabilities.append(model.predict_probabilities(X))

@@ -107,6 +107,37 @@ def test_predict_text_in_blocks_same_output(tmp_path, trained, monkeypatch, extr
     assert "6 of 21 documents" in in_blocks.stderr
 
 
+@pytest.mark.parametrize("extra", [(), ("--explain",)])
+def test_predict_tsv_in_blocks_same_output(tmp_path, trained, monkeypatch, extra):
+    import logreg_cli.cli as cli
+    import logreg_cli.pipeline as pipeline
+
+    model, _, _ = trained
+    lines = ["pos\tgreat fun", "", "neg\tawful dull", "neg\tzzz qqq", "pos\tfun fun great", "neg\tdull"] * 3
+    tsv_file = tmp_path / "input.tsv"
+    tsv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reader = pipeline.iter_labelled_chunks
+    chunks = []
+
+    def small_chunks(path, options):
+        for chunk in reader(path, options, block_size=2, read_size=5):
+            chunks.append(chunk)
+            yield chunk
+
+    monkeypatch.setattr(pipeline, "iter_labelled_chunks", small_chunks)
+    in_blocks = invoke("predict", model, tsv_file, *extra)
+    monkeypatch.setattr(cli, "streams_predictions", lambda path, config: False)
+    whole = invoke("predict", model, tsv_file, *extra)
+
+    assert len(chunks) == 9  # 18 lines, 2 at a time
+    assert whole.exit_code == 0
+    assert len(whole.stdout.splitlines()) == 15
+    assert in_blocks.stdout == whole.stdout
+    # One warning each for the blank lines and for the documents without a known word, over all blocks.
+    assert in_blocks.stderr.count("skipped 3 blank lines (2, 8, 14)") == 1
+    assert in_blocks.stderr.count("have no n-gram in the model's vocabulary") == 1
+
+
 def test_predict_probabilities_columns(trained):
     model, _, test = trained
     rows = [line.split("\t") for line in invoke("predict", model, test, "--probabilities").stdout.splitlines()]

@@ -390,11 +390,11 @@ def _predict_labelled_chunks(model: LogisticModel, path: str, config: Config, *,
         line_numbers.extend(chunk.line_numbers)
         if model.train_document_hashes is not None:
             hashes.append(document_hashes(chunk.documents))
-        for X, block_unknown in model.featurizer.blocks_with_unknown(chunk.documents):
-            probabilities.append(model.predict_probabilities(X))
-            unknown += block_unknown
-            if keep_features:
-                matrices.append(X)
+        chunk_probabilities, X, chunk_unknown = _predict_documents(model, chunk.documents, keep_features=keep_features)
+        probabilities.append(chunk_probabilities)
+        unknown += chunk_unknown
+        if X is not None:
+            matrices.append(X)
     model.featurizer.warn_unknown(unknown, len(true_labels))
     all_probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(model.labels)))
     return Predictions(model.labels_from_probabilities(all_probabilities), all_probabilities, true_labels, path,
@@ -424,17 +424,29 @@ def predict_text_blocks(model: LogisticModel, path: str, config: Config, *,
         blocks = iter_text_documents(path, options)
     unknown = n_documents = 0
     for documents in blocks:
-        probabilities, matrices = [], []
-        for X, block_unknown in model.featurizer.blocks_with_unknown(documents):
-            probabilities.append(model.predict_probabilities(X))
-            unknown += block_unknown
-            if keep_features:
-                matrices.append(X)
+        block_probabilities, X, block_unknown = _predict_documents(model, documents, keep_features=keep_features)
+        unknown += block_unknown
         n_documents += len(documents)
-        block_probabilities = np.concatenate(probabilities)
-        yield Predictions(model.labels_from_probabilities(block_probabilities), block_probabilities, None, path,
-                          CSRMatrix.vstack(matrices) if keep_features else None)
+        yield Predictions(model.labels_from_probabilities(block_probabilities), block_probabilities, None, path, X)
     model.featurizer.warn_unknown(unknown, n_documents)
+
+
+def _predict_documents(model: LogisticModel, documents: Sequence[str], *,
+                       keep_features: bool) -> tuple[np.ndarray, CSRMatrix | None, int]:
+    """Return the probabilities, the feature matrix and the count of unknown documents of ``documents``.
+
+    The feature matrix is None without ``keep_features``. The count is of
+    documents with tokens but no known n-gram: the caller reports it once
+    for the whole file.
+    """
+    probabilities, matrices = [], []
+    unknown = 0
+    for X, block_unknown in model.featurizer.blocks_with_unknown(documents):
+        probabilities.append(model.predict_probabilities(X))
+        unknown += block_unknown
+        if keep_features:
+            matrices.append(X)
+    return np.concatenate(probabilities), CSRMatrix.vstack(matrices) if keep_features else None, unknown
 
 
 def evaluate_file(model: LogisticModel, path: str, config: Config) -> ClassificationReport:

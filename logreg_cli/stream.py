@@ -1,7 +1,7 @@
 """Train on a training file too large for memory, one chunk of documents at a time.
 
 With ``trainer.streaming: true`` the training file (TSV) is read in chunks of
-``trainer.chunk_size`` documents. Only one chunk's text and features (two
+``trainer.chunk_size`` lines. Only one chunk's text and features (two
 with prefetching, below) are in memory at a time, besides the weights, the
 optimizer's statistics and the validation corpus:
 
@@ -48,7 +48,7 @@ import numpy as np
 from tqdm import tqdm
 
 from logreg_cli.config import Config, TrainerConfig
-from logreg_cli.data import Corpus, ReadOptions, detect_format, document_hashes, iter_labelled_chunks, no_documents_error
+from logreg_cli.data import Corpus, ReadOptions, detect_format, document_hashes, iter_labelled_chunks
 from logreg_cli.errors import ConfigError, DataError, location
 from logreg_cli.featurize import Featurizer
 from logreg_cli.losses import mean_loss
@@ -81,7 +81,7 @@ def iter_chunks(path: str, options: ReadOptions, chunk_size: int, *, log: bool =
     options : ReadOptions
         Format (``auto`` or ``tsv``), encoding and column settings.
     chunk_size : int
-        Lines per chunk; the last chunk may have fewer, and blank lines hold no document.
+        Lines per chunk. The last chunk may have fewer, and blank lines hold no document.
 
     Yields
     ------
@@ -245,8 +245,7 @@ def _scan(path: str, options: ReadOptions, chunk_size: int, *,
         if n_chunks == 0:
             sample = chunk.documents
         n_chunks += 1
-    if n_chunks == 0:
-        raise no_documents_error(path)
+    # A file without documents stops in iter_chunks with no_documents_error, so there was at least one chunk.
     return label_counts, n_chunks, sample, np.unique(np.concatenate(found), axis=0) if hashes else None
 
 

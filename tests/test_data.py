@@ -941,7 +941,7 @@ def test_overlap_message_verbatim_and_normalized():
     )
 
 
-# ASCII whitespace that str.split() knows and bytes.split() does not (0x1C to 0x1F), beside the usual kinds.
+# ASCII characters that str.split() treats as whitespace and bytes.split() does not (0x1C to 0x1F), beside the usual kinds.
 _NORMALIZATION_ALPHABET = "aZ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000\u212a\u00df\u0130"
 
 
